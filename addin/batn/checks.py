@@ -1,0 +1,97 @@
+"""Checks of a submission against its catalogue and the run's expectations.
+
+Checking returns findings; it never raises. The catalogue's rules are the same
+`Rule` objects the template compiles into Excel formulas (batn.xlsx.template).
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from .findings import finding
+from .model import Catalogue, Finding, Submission, UnitTree
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the run expects of every file: the period, catalogue and unit tree being consolidated."""
+
+    period: str | None = None
+    catalogue: str | None = None
+    units: UnitTree | None = None
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, int):
+        return f"{v:,}".replace(",", ".")
+    return str(v).replace(".", ",") if isinstance(v, float) else str(v)
+
+
+def check_values(sub: Submission, catalogue: Catalogue) -> list[Finding]:
+    out: list[Finding] = []
+    loc = dict(file=sub.source, unit=sub.unit)
+    for ind in catalogue.indicators:
+        v = sub.values.get(ind.code)
+        if v is None:
+            continue
+        cell = sub.cells.get(ind.code, "")
+        if v < 0:
+            out.append(finding("negative", indicator=ind.code, cell=cell, label=ind.label, value=_fmt(v), **loc))
+            continue
+        if not float(v).is_integer():
+            out.append(finding("fractional", indicator=ind.code, cell=cell, label=ind.label, value=_fmt(v), **loc))
+            continue
+        for rule in ind.rules:
+            o = sub.values.get(rule.other)
+            if rule.violated(v, o):
+                other = catalogue[rule.other]
+                out.append(finding(f"rule-{rule.op}", severity=rule.severity, indicator=ind.code, cell=cell,
+                                   label=ind.label, value=_fmt(v), other_label=other.label,
+                                   other_value=_fmt(o if o is not None else 0), **loc))
+    return out
+
+
+def _same(a: str, b: str) -> bool:
+    norm = lambda s: " ".join(unicodedata.normalize("NFC", s).split()).casefold()  # noqa: E731
+    return norm(a) == norm(b)
+
+
+def check_structure(sub: Submission, catalogue: Catalogue) -> list[Finding]:
+    """Protected cells altered and names moved: the label beside each named cell must be its indicator's."""
+    out: list[Finding] = []
+    labels = {i.code: i.label for i in catalogue.indicators}
+    for code, found in sub.labels.items():
+        expected = labels.get(code)
+        if expected is None or _same(found, expected):
+            continue
+        cell = sub.cells.get(code, "")
+        other = next((c for c, lab in labels.items() if c != code and _same(found, lab)), None)
+        if other:
+            out.append(finding("name-moved", file=sub.source, unit=sub.unit, indicator=code, cell=cell,
+                               name=code, found=found))
+        else:
+            out.append(finding("label-altered", file=sub.source, unit=sub.unit, indicator=code, cell=cell,
+                               label=expected, found=found or "(trống)"))
+    return out
+
+
+def check_expectation(sub: Submission, expect: Expectation) -> list[Finding]:
+    out: list[Finding] = []
+    if expect.period and sub.period and sub.period != expect.period:
+        out.append(finding("wrong-period", file=sub.source, unit=sub.unit, found=sub.period, expected=expect.period))
+    if expect.catalogue and sub.catalogue and sub.catalogue != expect.catalogue:
+        out.append(finding("wrong-catalogue", file=sub.source, unit=sub.unit, found=sub.catalogue,
+                           expected=expect.catalogue))
+    if expect.units is not None and sub.unit and sub.unit not in expect.units:
+        out.append(finding("unknown-unit", file=sub.source, unit=sub.unit, found=sub.unit))
+    return out
+
+
+def check_submission(sub: Submission, catalogue: Catalogue, expect: Expectation = Expectation()) -> list[Finding]:
+    """All findings for one submission: those found while reading, then these checks."""
+    if any(f.kind in ("unreadable-file", "not-a-template") for f in sub.findings):
+        return list(sub.findings)
+    return [*sub.findings, *check_expectation(sub, expect), *check_structure(sub, catalogue),
+            *check_values(sub, catalogue)]

@@ -1,0 +1,29 @@
+"""Finding kinds: stable ids with a Vietnamese message template and a default severity.
+
+The templates live in templates/messages.yaml so a province can reword them.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import yaml
+
+from .model import Finding, Severity
+from .resources import templates_dir
+
+
+@lru_cache(maxsize=1)
+def _kinds() -> dict[str, dict]:
+    return yaml.safe_load((templates_dir() / "messages.yaml").read_text(encoding="utf-8"))
+
+
+def finding(kind: str, *, severity: Severity | None = None, file: str = "", unit: str = "",
+            indicator: str = "", cell: str = "", **fields: object) -> Finding:
+    spec = _kinds()[kind]
+    message = spec["message"].format(unit=unit, file=file, cell=cell, indicator=indicator, **fields)
+    return Finding(kind, severity or Severity(spec["severity"]), message,
+                   file=file, unit=unit, indicator=indicator, cell=cell)
+
+
+def count(findings, severity: Severity) -> int:
+    return sum(1 for f in findings if f.severity == severity)

@@ -1,0 +1,236 @@
+"""The plain objects every door and every step shares.
+
+No I/O and no spreadsheet library here: a catalogue, a unit tree, a period,
+a submission and a finding are data, so the same checks and roll-up run behind
+an Excel button, a Google Sheet or a scheduled script.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
+from typing import Iterable, Mapping
+
+
+class Severity(str, Enum):
+    ERROR = "lỗi"        # blocks the submission
+    WARNING = "cảnh báo"  # shown, accepted
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Indicator kinds, as in the product owner's specification.
+KINDS = ("count", "turns", "people", "money", "ratio_num", "ratio_den")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A check between an indicator and another one.
+
+    op:
+      "le"        value <= other                       (e.g. registered <= total)
+      "ge_both"   value >= other when both are > 0     (lượt >= số cuộc)
+      "needs"     value > 0 requires other > 0         (trị giá needs số phần quà)
+    """
+
+    op: str
+    other: str
+    severity: Severity
+
+    def violated(self, value: float | None, other: float | None) -> bool:
+        v = value or 0
+        o = other or 0
+        if self.op == "le":
+            return value is not None and other is not None and v > o
+        if self.op == "ge_both":
+            return v > 0 and o > 0 and v < o
+        if self.op == "needs":
+            return v > 0 and o <= 0
+        raise ValueError(f"unknown rule op {self.op!r}")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    section: str          # "0", "I", "II.1", "II.2", "II.3", "III"
+    label: str
+    unit: str             # unit noun used in the text: "đêm", "lượt", "đồng"
+    kind: str
+    pair: str | None = None
+    rules: tuple[Rule, ...] = ()
+
+    @property
+    def is_money(self) -> bool:
+        return self.kind == "money"
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str       # "I", "II.1", ...
+    heading: str   # "Trách nhiệm với công việc"
+
+
+@dataclass(frozen=True)
+class NarrativeList:
+    """A repeatable list on its own sheet (mô hình tiêu biểu, gương điển hình, ...)."""
+
+    key: str                       # "mo_hinh"
+    sheet: str                     # sheet title in the template
+    title: str                     # heading shown on the sheet
+    columns: tuple[str, ...]       # column headers after STT
+    name: str                      # defined name of the input block
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    id: str
+    title: str
+    movement: str
+    sections: tuple[Section, ...]
+    indicators: tuple[Indicator, ...]
+    narratives: tuple[NarrativeList, ...]
+    phrases: Mapping[str, str]          # section key -> jinja2 text
+    ratios: tuple[tuple[str, str], ...]  # (numerator code, denominator code)
+    report: Mapping[str, object] = field(default_factory=dict)  # title, subject, opening ...
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_code", {i.code: i for i in self.indicators})
+
+    def __getitem__(self, code: str) -> Indicator:
+        return self._by_code[code]  # type: ignore[attr-defined]
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code  # type: ignore[attr-defined]
+
+    @property
+    def codes(self) -> list[str]:
+        return [i.code for i in self.indicators]
+
+    def in_section(self, key: str) -> list[Indicator]:
+        return [i for i in self.indicators if i.section == key]
+
+    def section(self, key: str) -> Section:
+        for s in self.sections:
+            if s.key == key:
+                return s
+        raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    parent: str | None
+    level: str = ""
+    place: str = ""
+    issuer: str = ""
+    signer: str = ""
+    contact: str = ""
+
+
+class UnitTree:
+    """A validated tree of units (any depth). Build it with `batn.units.load_units`."""
+
+    def __init__(self, units: Iterable[Unit]):
+        self.units: dict[str, Unit] = {u.code: u for u in units}
+        self.children: dict[str, list[str]] = {c: [] for c in self.units}
+        roots = []
+        for u in self.units.values():
+            if u.parent:
+                self.children[u.parent].append(u.code)
+            else:
+                roots.append(u.code)
+        self.root = roots[0] if roots else ""
+
+    def __getitem__(self, code: str) -> Unit:
+        return self.units[code]
+
+    def __contains__(self, code: object) -> bool:
+        return code in self.units
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def depth(self, code: str) -> int:
+        d = 0
+        while self.units[code].parent:
+            code = self.units[code].parent  # type: ignore[assignment]
+            d += 1
+        return d
+
+    def walk(self, code: str | None = None) -> list[str]:
+        """Codes of `code`'s subtree, parent before children, in file order."""
+        out: list[str] = []
+        stack = [code or self.root]
+        while stack:
+            c = stack.pop()
+            out.append(c)
+            stack.extend(reversed(self.children[c]))
+        return out
+
+    def subtree(self, code: str) -> "UnitTree":
+        keep = self.walk(code)
+        units = [self.units[c] for c in keep]
+        top = units[0]
+        units[0] = Unit(**{**top.__dict__, "parent": None})
+        return UnitTree(units)
+
+
+@dataclass(frozen=True)
+class Period:
+    id: str                 # "2024", "2024-H1", "2009-2013"
+    label: str              # "năm 2024", "6 tháng đầu năm 2024", "giai đoạn 2009 - 2013"
+    start: date             # data window
+    end: date
+    deadlines: Mapping[str, date] = field(default_factory=dict)  # level label -> deadline; "" = default
+
+    def deadline_for(self, level: str) -> date | None:
+        return self.deadlines.get(level) or self.deadlines.get("")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found, located as precisely as we can: plain data (frictionless-style)."""
+
+    kind: str                # stable id, e.g. "rule-le", "not-a-number"
+    severity: Severity
+    message: str             # Vietnamese, for the clerk
+    file: str = ""
+    unit: str = ""
+    indicator: str = ""
+    cell: str = ""           # "Số liệu!D12"
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "severity": self.severity.value,
+            "message": self.message,
+            "file": self.file,
+            "unit": self.unit,
+            "indicator": self.indicator,
+            "cell": self.cell,
+        }
+
+
+@dataclass
+class Submission:
+    """What one unit sent for one period, whatever the door it came through."""
+
+    unit: str
+    period: str
+    catalogue: str
+    values: dict[str, float | None]                     # code -> figure (None = left blank)
+    narratives: dict[str, list[tuple[str, ...]]]        # list key -> rows
+    source: str = ""                                    # file path or sheet URL
+    sha256: str = ""
+    received: float = 0.0                               # POSIX time the file was received (mtime)
+    cells: dict[str, str] = field(default_factory=dict)  # code -> "Sheet!D12"
+    findings: list[Finding] = field(default_factory=list)  # found while reading
+    is_total: bool = False                              # a total for the unit's whole subtree
+    labels: dict[str, str] = field(default_factory=dict)  # code -> row label found beside the cell
+    sheets: list[str] = field(default_factory=list)     # sheet titles found in the file
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity == Severity.ERROR for f in self.findings)

@@ -1,0 +1,151 @@
+"""The one pipeline every door calls: templates, validation, consolidation, report.
+
+The command line, the Excel buttons and the scheduled run are thin layers over
+these functions. `progress` is any callable taking (done, total) so each door
+can show progress its own way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import layout as L
+from .actions import annotation_actions
+from .catalogue import load_catalogue
+from .checks import Expectation, check_submission
+from .model import Catalogue, Finding, Period, Submission, Unit, UnitTree
+from .periods import load_period_config, parse_period
+from .report.context import ReportInput, build_report, load_settings
+from .report.document import ReportDocument
+from .resources import templates_dir
+from .rollup import Consolidation, consolidate
+from .units import load_units
+from .xlsx.reader import find_workbooks, read_named_values, read_submission
+from .xlsx.template import write_template
+
+Progress = Callable[[int, int], None]
+
+
+def _noop(done: int, total: int) -> None:
+    pass
+
+
+def load_period(pid: str, config: str | Path | None = None) -> Period:
+    cfg = load_period_config(config or templates_dir() / "periods.toml")
+    return parse_period(pid, cfg)
+
+
+def make_templates(catalogue: Catalogue, tree: UnitTree, period: Period, out_dir: str | Path,
+                   only: str | None = None, progress: Progress = _noop) -> list[Path]:
+    """One template per unit (or only `only`), named <CODE>.xlsx."""
+    codes = [only] if only else list(tree.walk())
+    if only and only not in tree:
+        raise KeyError(f"Mã đơn vị '{only}' không có trong danh sách đơn vị")
+    out = []
+    for i, code in enumerate(codes, start=1):
+        unit = tree[code]
+        out.append(write_template(Path(out_dir) / f"{code}.xlsx", catalogue, unit, period,
+                                  has_children=bool(tree.children[code])))
+        progress(i, len(codes))
+    return out
+
+
+@dataclass
+class FileCheck:
+    path: Path
+    submission: Submission
+    findings: list[Finding]
+
+
+def validate_files(paths: Iterable[str | Path], expect: Expectation = Expectation(),
+                   catalogue: Catalogue | None = None, progress: Progress = _noop) -> list[FileCheck]:
+    paths = list(paths)
+    out = []
+    for i, p in enumerate(paths, start=1):
+        cat = catalogue or (load_catalogue(expect.catalogue) if expect.catalogue else None)
+        sub = read_submission(p, cat)
+        if cat is None and sub.catalogue:
+            try:
+                cat = load_catalogue(sub.catalogue)
+            except Exception:
+                cat = None
+        findings = check_submission(sub, cat, expect) if cat else list(sub.findings)
+        sub.findings = findings
+        out.append(FileCheck(Path(p), sub, findings))
+        progress(i, len(paths))
+    return out
+
+
+def annotate_file(check: FileCheck, dst: str | Path) -> Path:
+    from .xlsx.annotate import apply_to_xlsx
+
+    return apply_to_xlsx(check.path, annotation_actions(check.findings), dst)
+
+
+def consolidate_inbox(inbox: str | Path, tree: UnitTree, catalogue: Catalogue, period: Period,
+                      root: str | None = None, progress: Progress = _noop,
+                      as_of: datetime | None = None) -> Consolidation:
+    """Read every workbook under `inbox` (a broken one becomes a finding) and roll the tree up."""
+    files = find_workbooks(inbox)
+    subs = []
+    for i, f in enumerate(files, start=1):
+        subs.append(read_submission(f, catalogue))
+        progress(i, len(files))
+    return consolidate(subs, tree, catalogue, period, root=root, as_of=as_of)
+
+
+def report_input_from_workbook(path: str | Path, tree: UnitTree | None = None,
+                               period_config: str | Path | None = None) -> ReportInput:
+    """The figures a report needs, read back from a consolidated workbook (or any filled template)."""
+    sub = read_submission(path)
+    fatal = [f for f in sub.findings if f.kind in ("unreadable-file", "not-a-template", "wrong-catalogue")]
+    if fatal:
+        raise ValueError(f"{path}: {fatal[0].message}")
+    cat = load_catalogue(sub.catalogue)
+    extra = read_named_values(path, [L.NAME_UNIT_NAME, L.NAME_SENT, L.NAME_EXPECTED, L.NAME_AS_OF])
+    if tree is not None and sub.unit in tree:
+        unit = tree[sub.unit]
+    else:
+        unit = Unit(sub.unit, str(extra[L.NAME_UNIT_NAME] or sub.unit), None)
+    as_of = extra[L.NAME_AS_OF]
+    return ReportInput(
+        catalogue=cat,
+        period=load_period(sub.period, period_config),
+        unit=unit,
+        values=sub.values,
+        narratives=sub.narratives,
+        sent=int(extra[L.NAME_SENT]) if isinstance(extra[L.NAME_SENT], (int, float)) else None,
+        expected=int(extra[L.NAME_EXPECTED]) if isinstance(extra[L.NAME_EXPECTED], (int, float)) else None,
+        as_of=as_of if isinstance(as_of, datetime) else None,
+    )
+
+
+def write_report(doc: ReportDocument, out: str | Path, settings: dict | None = None) -> Path:
+    out = Path(out)
+    if out.suffix.lower() == ".docx":
+        from .report.docx_writer import write_docx
+        from .safeio import atomic_path
+
+        with atomic_path(out) as tmp:
+            write_docx(doc, tmp, layout=(settings or {}).get("layout"))
+    else:
+        from .report.text_writer import render_text
+        from .safeio import atomic_write_text
+
+        atomic_write_text(out, render_text(doc, markdown=out.suffix.lower() == ".md"))
+    return out
+
+
+def report_from_workbook(path: str | Path, out: str | Path, *, number: str | None = None,
+                         on: date | None = None, config: str | Path | None = None,
+                         units: str | Path | None = None) -> tuple[Path, ReportDocument]:
+    settings = load_settings(config)
+    tree = load_units(units) if units else None
+    doc = build_report(report_input_from_workbook(path, tree), settings, number=number, on=on)
+    return write_report(doc, out, settings), doc
+
+
+def load_tree(path: str | Path) -> UnitTree:
+    return load_units(path)

@@ -1,0 +1,201 @@
+"""Consolidation upward through a unit tree of any depth.
+
+Each unit's total is its own figures plus its children's totals. A unit that
+sent a total for its whole subtree (a consolidated workbook, or a hand-made
+total) is taken as given; when its children's files are here too, each
+difference is a cảnh báo naming both figures, and the unit's own total counts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Iterable
+
+from .checks import Expectation, check_submission
+from .findings import finding
+from .model import Catalogue, Finding, Period, Severity, Submission, UnitTree
+
+SENT = "đã nộp"
+MISSING = "chưa nộp"
+HAS_ERRORS = "có lỗi"
+LATE = "nộp muộn"
+COVERED = "có trong số tổng hợp của cấp trên"
+ROOT = "đơn vị tổng hợp"
+
+
+@dataclass
+class UnitResult:
+    code: str
+    name: str
+    depth: int
+    level: str
+    status: str
+    submission: Submission | None = None
+    ignored: list[Submission] = field(default_factory=list)   # older duplicate files
+    totals: dict[str, float | int | None] = field(default_factory=dict)
+    errors: int = 0
+    warnings: int = 0
+    deadline: date | None = None
+
+
+@dataclass
+class Consolidation:
+    catalogue: Catalogue
+    period: Period
+    tree: UnitTree                      # the subtree being consolidated
+    units: dict[str, UnitResult]        # in tree order (parent before children)
+    narratives: dict[str, list[tuple[str, tuple[str, ...]]]]  # key -> (unit name, row)
+    findings: list[Finding]
+    as_of: datetime
+
+    @property
+    def root(self) -> UnitResult:
+        return self.units[self.tree.root]
+
+    @property
+    def totals(self) -> dict[str, float | int | None]:
+        return self.root.totals
+
+    @property
+    def expected(self) -> list[UnitResult]:
+        """Units expected to send a report: all but the consolidating unit and those covered by a total."""
+        return [u for u in self.units.values() if u.status not in (ROOT, COVERED)]
+
+    @property
+    def sent(self) -> list[UnitResult]:
+        return [u for u in self.expected if u.status != MISSING]
+
+
+def _add(a: float | int | None, b: float | int | None) -> float | int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+def _usable(sub: Submission, catalogue: Catalogue) -> dict[str, float | int | None]:
+    """Figures that count: unreadable cells are already None; negative or fractional ones are left out."""
+    bad = {f.indicator for f in sub.findings if f.kind in ("negative", "fractional")}
+    return {c: (None if c in bad else sub.values.get(c)) for c in catalogue.codes}
+
+
+def pick_submissions(subs: Iterable[Submission], tree: UnitTree, root: str) -> tuple[dict[str, list[Submission]], list[Finding]]:
+    """Group readable submissions by unit code, newest first; report files for units outside the subtree."""
+    inside = set(tree.walk(root)) if root in tree else set()
+    by_unit: dict[str, list[Submission]] = {}
+    notes: list[Finding] = []
+    for s in subs:
+        if not s.unit:
+            continue
+        if s.unit in tree and s.unit not in inside:
+            notes.append(finding("outside-tree", file=s.source, unit=s.unit, found=s.unit, root=tree[root].name))
+            continue
+        if s.unit in inside:
+            by_unit.setdefault(s.unit, []).append(s)
+    for code, lst in by_unit.items():
+        lst.sort(key=lambda s: (s.received, s.source), reverse=True)
+        if len(lst) > 1:
+            notes.append(finding("duplicate-unit", file=lst[0].source, unit=code, count=len(lst),
+                                 used=lst[0].source, ignored=", ".join(s.source for s in lst[1:])))
+    return by_unit, notes
+
+
+def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Catalogue, period: Period,
+                root: str | None = None, as_of: datetime | None = None) -> Consolidation:
+    root = root or tree.root
+    sub_tree = tree.subtree(root)
+    expect = Expectation(period=period.id, catalogue=catalogue.id, units=tree)
+    all_subs = list(submissions)
+    findings: list[Finding] = []
+    for s in all_subs:
+        s.findings = check_submission(s, catalogue, expect)
+        findings.extend(s.findings)
+    # A file for the wrong period or catalogue is reported but never summed.
+    wrong = {"wrong-period", "wrong-catalogue", "unknown-unit", "unreadable-file", "not-a-template"}
+    usable = [s for s in all_subs if not any(f.kind in wrong for f in s.findings)]
+    by_unit, notes = pick_submissions(usable, tree, root)
+    findings.extend(notes)
+
+    units: dict[str, UnitResult] = {}
+    for code in sub_tree.walk():
+        u = tree[code]
+        subs = by_unit.get(code, [])
+        r = UnitResult(code, u.name, sub_tree.depth(code), u.level, MISSING,
+                       submission=subs[0] if subs else None, ignored=subs[1:],
+                       deadline=period.deadline_for(u.level))
+        if r.submission:
+            r.errors = sum(f.severity == Severity.ERROR for f in r.submission.findings)
+            r.warnings = sum(f.severity == Severity.WARNING for f in r.submission.findings)
+        units[code] = r
+
+    def has_files_below(code: str) -> bool:
+        return any(units[c].submission for c in sub_tree.walk(code) if c != code)
+
+    # Bottom-up: children before parents.
+    for code in reversed(sub_tree.walk()):
+        r = units[code]
+        kids = sub_tree.children[code]
+        children_sum: dict[str, float | int | None] = {c: None for c in catalogue.codes}
+        for k in kids:
+            for c in catalogue.codes:
+                children_sum[c] = _add(children_sum[c], units[k].totals.get(c))
+        sub = r.submission
+        if sub is not None and sub.is_total and kids:
+            r.totals = _usable(sub, catalogue)
+            if has_files_below(code):
+                for c in catalogue.codes:
+                    sent, computed = r.totals.get(c), children_sum.get(c)
+                    if (sent or 0) != (computed or 0):
+                        findings.append(finding("total-mismatch", file=sub.source, unit=code, indicator=c,
+                                                cell=sub.cells.get(c, ""), label=catalogue[c].label,
+                                                sent=sent if sent is not None else "(trống)",
+                                                computed=computed if computed is not None else "(trống)"))
+            else:
+                for c in sub_tree.walk(code)[1:]:
+                    units[c].status = COVERED
+        else:
+            own = _usable(sub, catalogue) if sub is not None else {}
+            r.totals = {c: _add(own.get(c), children_sum.get(c)) for c in catalogue.codes}
+
+    as_of = as_of or datetime.now()
+    for code, r in units.items():
+        if code == sub_tree.root and r.status != COVERED:
+            r.status = ROOT if r.submission is None else SENT
+        if r.status == COVERED or r.submission is None:
+            continue
+        if r.errors:
+            r.status = HAS_ERRORS
+        elif r.deadline and datetime.fromtimestamp(r.submission.received) > datetime.combine(r.deadline, time.max):
+            r.status = LATE
+            findings.append(finding("late", file=r.submission.source, unit=code,
+                                    received=f"{datetime.fromtimestamp(r.submission.received):%H:%M %d/%m/%Y}",
+                                    deadline=f"{r.deadline:%d/%m/%Y}"))
+        else:
+            r.status = SENT
+    if units[sub_tree.root].submission is None:
+        units[sub_tree.root].status = ROOT
+    for r in units.values():
+        if r.status == MISSING:
+            findings.append(finding("missing-unit", unit=r.code))
+
+    return Consolidation(catalogue, period, sub_tree, units, _narratives(units, sub_tree, catalogue), findings, as_of)
+
+
+def _narratives(units: dict[str, UnitResult], tree: UnitTree, catalogue: Catalogue):
+    """Narrative rows with the unit's name attached; a unit's sent total carries its subtree's rows."""
+    out: dict[str, list[tuple[str, tuple[str, ...]]]] = {nl.key: [] for nl in catalogue.narratives}
+    skip: set[str] = set()
+    for code in tree.walk():
+        if code in skip:
+            continue
+        r = units[code]
+        sub = r.submission
+        if sub is None:
+            continue
+        if sub.is_total and tree.children[code]:
+            skip.update(tree.walk(code)[1:])
+        for key, rows in sub.narratives.items():
+            for row in rows:
+                out.setdefault(key, []).append((r.name, row))
+    return out

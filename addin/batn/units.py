@@ -1,0 +1,312 @@
+"""The units file: who reports to whom, read from CSV or YAML.
+
+A province keeps its hierarchy as data (code, name, parent, level label, ...),
+never as fixed levels: since July 2025 the tree has no fixed depth. This module
+reads that file, refuses a broken tree with every problem listed at once (in
+Vietnamese, naming the rows), and writes a tree back.
+
+    code,name,parent,level
+    T,Tỉnh Đoàn Kiên Giang,,Tỉnh Đoàn
+    RG,Đoàn phường Rạch Giá,T,Đoàn cơ sở
+
+`units_from_rows` holds all the checks, so another door (a Google Sheet) only
+has to turn its rows into dicts and say where each one came from.
+"""
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from collections import defaultdict
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .model import Unit, UnitTree
+
+__all__ = ["UnitsFileError", "load_units", "units_from_rows", "write_units_csv", "COLUMNS"]
+
+REQUIRED = ("code", "name", "parent")
+OPTIONAL = ("level", "place", "issuer", "signer", "contact")
+COLUMNS = REQUIRED + OPTIONAL
+
+_CODE_OK = re.compile(r"[A-Za-z0-9_.\-]+")
+# Names Windows will not give to a file, whatever the extension ("CON.xlsx" too).
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                     *(f"LPT{i}" for i in range(1, 10))}
+
+
+class UnitsFileError(ValueError):
+    """The units file cannot be used; `problems` lists every reason, in Vietnamese."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__(self.problems)
+
+    def __str__(self) -> str:
+        return "\n".join(self.problems)
+
+
+# ---------------------------------------------------------------- cleaning
+
+def _clean(value: Any) -> str:
+    """Trimmed, NFC-normalised text; None -> ""; 101.0 (from a sheet) -> "101"."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = unicodedata.normalize("NFC", str(value))
+    return text.strip().strip("\ufeff").strip()
+
+
+def _clean_row(row: dict) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in row.items():
+        k = _clean(key).lower()
+        if k and k not in out:          # first of two same-named columns wins
+            out[k] = _clean(value)
+    return out
+
+
+def _cap(where: str) -> str:
+    return where[:1].upper() + where[1:]
+
+
+def _and(items: list[str]) -> str:
+    """"a", "a và b", "a, b và c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " và " + items[-1]
+
+
+def _compact(wheres: list[str]) -> str:
+    """["dòng 2", "dòng 4", "dòng 9"] -> "dòng 2, 4, 9" when they share a prefix."""
+    parts = [re.fullmatch(r"(.*?)(\d+)", w) for w in wheres]
+    if all(parts) and len({p.group(1) for p in parts}) == 1:  # type: ignore[union-attr]
+        return parts[0].group(1) + ", ".join(p.group(2) for p in parts)  # type: ignore[union-attr]
+    return ", ".join(wheres)
+
+
+# ---------------------------------------------------------------- checks
+
+def _code_problem(code: str) -> str | None:
+    if not _CODE_OK.fullmatch(code):
+        return f"mã đơn vị '{code}' chỉ được gồm chữ cái không dấu, chữ số, '_', '-', '.'"
+    if set(code) == {"."}:
+        return f"mã đơn vị '{code}' không được chỉ gồm dấu chấm"
+    if ".." in code:
+        return f"mã đơn vị '{code}' không được chứa '..'"
+    if code.split(".")[0].upper() in _WINDOWS_RESERVED:
+        return f"mã đơn vị '{code}' trùng tên dành riêng của Windows, không dùng làm tên tệp được"
+    return None
+
+
+def _check(rows: list[dict], where: list[str]) -> tuple[list[Unit], list[str]]:
+    """Units built from `rows` and the problems found; `where[i]` names row i ("dòng 5")."""
+    if len(rows) != len(where):
+        raise ValueError("rows and where must have the same length")
+    problems: list[str] = []
+    units: list[Unit] = []
+    at: dict[str, list[int]] = defaultdict(list)   # code -> indexes of its rows
+
+    for i, raw in enumerate(rows):
+        row = _clean_row(raw)
+        code, name, parent = row.get("code", ""), row.get("name", ""), row.get("parent", "")
+        w = _cap(where[i])
+        if not code:
+            problems.append(f"{w}: thiếu mã đơn vị" + (f" (đơn vị '{name}')" if name else ""))
+            continue
+        bad = _code_problem(code)
+        if bad:
+            problems.append(f"{w}: {bad}")
+        if not name:
+            problems.append(f"{w}: thiếu tên đơn vị '{code}'")
+        if parent == code:
+            problems.append(f"{w}: đơn vị '{code}' lại là đơn vị cấp trên của chính nó")
+        at[code].append(i)
+        units.append(Unit(code=code, name=name, parent=parent or None,
+                          **{k: row.get(k, "") for k in OPTIONAL}))
+
+    if not units and not problems:
+        problems.append("Danh sách đơn vị trống")
+
+    for code, idx in at.items():
+        if len(idx) > 1:
+            problems.append(f"Mã đơn vị '{code}' bị trùng ở {_and([where[i] for i in idx])}")
+
+    by_fold: dict[str, list[str]] = defaultdict(list)
+    for code in at:
+        by_fold[code.casefold()].append(code)
+    for codes in by_fold.values():
+        if len(codes) > 1:
+            listed = _and([f"'{c}' ({where[at[c][0]]})" for c in codes])
+            problems.append(f"Các mã đơn vị {listed} chỉ khác nhau chữ hoa, chữ thường; "
+                            "tên tệp của chúng sẽ trùng nhau trên Windows")
+
+    # The tree checks look at each code's first row; later duplicates are reported above.
+    first = {code: idx[0] for code, idx in at.items()}
+    parent_of: dict[str, str] = {}
+    roots: list[str] = []
+    seen: set[str] = set()
+    for u in units:
+        if u.code in seen:
+            continue
+        seen.add(u.code)
+        if u.parent is None:
+            roots.append(u.code)
+        elif u.parent == u.code:
+            pass                                        # reported above
+        elif u.parent not in at:
+            problems.append(f"{_cap(where[first[u.code]])}: đơn vị cấp trên '{u.parent}' "
+                            "không có trong danh sách")
+        else:
+            parent_of[u.code] = u.parent
+
+    for cycle in _cycles(parent_of, first):
+        chain = " → ".join(cycle + cycle[:1])
+        problems.append(f"Vòng lặp cấp trên: {chain} ({_compact([where[first[c]] for c in cycle])})")
+
+    if units and not roots:
+        problems.append("Không có đơn vị gốc (đơn vị không có đơn vị cấp trên); phải có đúng một")
+    elif len(roots) > 1:
+        listed = ", ".join(f"{where[first[c]]} ({c})" for c in roots)
+        problems.append(f"Có {len(roots)} đơn vị gốc (không có đơn vị cấp trên): {listed}; "
+                        "chỉ được có một")
+    return units, problems
+
+
+def _cycles(parent_of: dict[str, str], order: dict[str, int]) -> list[list[str]]:
+    """Each cycle once, starting at its unit that comes first in the file."""
+    state: dict[str, int] = {}          # 1 = on the current path, 2 = done
+    found: list[list[str]] = []
+    for start in sorted(parent_of, key=order.__getitem__):
+        path: list[str] = []
+        c: str | None = start
+        while c is not None and c not in state:
+            state[c] = 1
+            path.append(c)
+            c = parent_of.get(c)
+        if c is not None and state[c] == 1:
+            cycle = path[path.index(c):]
+            k = min(range(len(cycle)), key=lambda j: order[cycle[j]])
+            found.append(cycle[k:] + cycle[:k])
+        for p in path:
+            state[p] = 2
+    return sorted(found, key=lambda cy: order[cy[0]])
+
+
+def units_from_rows(rows: list[dict], where: list[str]) -> UnitTree:
+    """Check rows (dicts with keys code, name, parent, [level, place, issuer, signer, contact])
+    and build the tree; `where[i]` says where row i came from ("dòng 5", "mục 3").
+
+    Keys are matched case-insensitively, values trimmed and NFC-normalised. Raises
+    `UnitsFileError` listing every problem at once.
+    """
+    units, problems = _check(rows, where)
+    if problems:
+        raise UnitsFileError(problems)
+    return UnitTree(units)
+
+
+# ---------------------------------------------------------------- files
+
+def load_units(path: str | PathLike) -> UnitTree:
+    """Read a units file: `.csv` (UTF-8, with or without BOM; comma, semicolon or tab)
+    or `.yaml`/`.yml` (a list of mappings, or a mapping with key `units:`)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        rows, where, problems = _read_csv(path)
+    elif suffix in (".yaml", ".yml"):
+        rows, where, problems = _read_yaml(path)
+    else:
+        raise UnitsFileError([f"Tệp danh sách đơn vị '{path.name}' phải là .csv, .yaml hoặc .yml"])
+    if problems:
+        raise UnitsFileError(problems)
+    return units_from_rows(rows, where)
+
+
+def _read_csv(path: Path) -> tuple[list[dict], list[str], list[str]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        return [], [], [f"Tệp '{path.name}' không phải mã UTF-8; hãy lưu lại dạng 'CSV UTF-8'"]
+    records = list(csv.reader(text.splitlines(), delimiter=_delimiter(text)))
+    start = next((n for n, r in enumerate(records) if any(c.strip() for c in r)), None)
+    if start is None:
+        return [], [], [f"Tệp '{path.name}' không có dòng tiêu đề và không có đơn vị nào"]
+    header = [_clean(h).lower() for h in records[start]]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        cols = ", ".join(f"'{c}'" for c in missing)
+        return [], [], [f"Dòng {start + 1} (tiêu đề): thiếu cột {cols}; cần các cột code, name, parent"]
+    rows, where = [], []
+    for n, rec in enumerate(records[start + 1:], start=start + 2):
+        if not any(c.strip() for c in rec):
+            continue                                   # blank line: skipped, still counted
+        rows.append(dict(zip(header, rec)))
+        where.append(f"dòng {n}")
+    return rows, where, []
+
+
+def _delimiter(text: str) -> str:
+    """',' by default; ';' or tab when that is what splits the header into a 'code' column
+    (Excel in a Vietnamese locale saves CSV with ';')."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    for d in (",", ";", "\t"):
+        if "code" in (_clean(h).lower() for h in next(csv.reader([first], delimiter=d))):
+            return d
+    return ","
+
+
+class _TextLoader(yaml.SafeLoader):
+    """Safe YAML where every scalar stays text (codes like 001, 1.10, NO, 2024-01-01)
+    and only null/~/empty means "nothing"."""
+
+
+_TextLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag == "tag:yaml.org,2002:null"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _read_yaml(path: Path) -> tuple[list[dict], list[str], list[str]]:
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_TextLoader)  # noqa: S506
+    except UnicodeDecodeError:
+        return [], [], [f"Tệp '{path.name}' không phải mã UTF-8"]
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" ở dòng {mark.line + 1}" if mark is not None else ""
+        return [], [], [f"Tệp '{path.name}' không phải YAML hợp lệ{at}"]
+    if isinstance(data, dict):
+        key = next((k for k in data if _clean(k).lower() == "units"), None)
+        if key is None:
+            return [], [], [f"Tệp '{path.name}': cần một danh sách đơn vị, hoặc khóa 'units:' chứa danh sách đó"]
+        data = data[key]
+    if data is None:
+        data = []
+    if not isinstance(data, list):
+        return [], [], [f"Tệp '{path.name}': 'units' phải là một danh sách đơn vị"]
+    rows, where, problems = [], [], []
+    for n, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            problems.append(f"Mục {n}: không phải một đơn vị (cần các khóa code, name, parent)")
+            continue
+        rows.append(item)
+        where.append(f"mục {n}")
+    if problems:                       # report the shape problems with the tree's own
+        _, more = _check(rows, where)
+        problems += more
+    return rows, where, problems
+
+
+def write_units_csv(tree: UnitTree, path: str | PathLike) -> None:
+    """Write `tree` as a units CSV (UTF-8 with BOM so Excel shows Vietnamese right),
+    all columns, units in the tree's own order; `load_units` reads it back unchanged."""
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(COLUMNS)
+        for u in tree.units.values():
+            w.writerow([u.code, u.name, u.parent or "", *(getattr(u, k) for k in OPTIONAL)])
+

@@ -1,0 +1,26 @@
+"""Replay annotation actions on a copy of an xlsx file: coloured cells, notes, a results sheet."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from openpyxl import load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import PatternFill
+
+from .. import layout as L
+from ..actions import MarkCell, WriteFindingsSheet
+from ..safeio import atomic_save_workbook
+from .cells import findings_sheet
+
+
+def apply_to_xlsx(src: str | Path, actions, dst: str | Path) -> Path:
+    wb = load_workbook(src)
+    for a in actions:
+        if isinstance(a, MarkCell) and a.sheet in wb.sheetnames:
+            cell = wb[a.sheet][a.cell]
+            cell.fill = PatternFill("solid", fgColor=a.colour)
+            cell.comment = Comment(a.note, "batn", width=320, height=120)
+        elif isinstance(a, WriteFindingsSheet):
+            findings_sheet(wb, list(a.findings), L.CHECK_SHEET)
+    atomic_save_workbook(wb, dst)
+    return Path(dst)

@@ -1,0 +1,46 @@
+"""Small cell helpers shared by the writers."""
+from __future__ import annotations
+
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+HEADER_FILL = PatternFill("solid", fgColor="BDD7EE")
+THIN = Side(style="thin", color="808080")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+
+
+def put(ws, row: int, col: int, value: object):
+    """Write a value; text is always stored as text, so "=HYPERLINK(...)" from a clerk never becomes a formula."""
+    cell = ws.cell(row, col)
+    cell.value = value
+    if isinstance(value, str) and cell.data_type == "f":
+        cell.data_type = "s"
+    return cell
+
+
+def header_row(ws, row: int, titles, widths=None) -> None:
+    for c, title in enumerate(titles, start=1):
+        cell = put(ws, row, c, title)
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+        cell.border = BOX
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    if widths:
+        from openpyxl.utils import get_column_letter
+
+        for c, w in enumerate(widths, start=1):
+            ws.column_dimensions[get_column_letter(c)].width = w
+    ws.freeze_panes = ws.cell(row + 1, 1)
+
+
+def findings_sheet(wb, findings, title: str) -> None:
+    """The "Kết quả kiểm tra" sheet: one row per finding, lỗi first."""
+    if title in wb.sheetnames:
+        del wb[title]
+    ws = wb.create_sheet(title)
+    header_row(ws, 1, ["STT", "Mức độ", "Đơn vị", "Tệp", "Ô", "Chỉ tiêu", "Nội dung"], [6, 11, 14, 30, 18, 22, 80])
+    order = sorted(findings, key=lambda f: (f.severity.value != "lỗi", f.file, f.unit, f.cell))
+    for i, f in enumerate(order, start=1):
+        for c, v in enumerate([i, f.severity.value, f.unit, f.file, f.cell, f.indicator, f.message], start=1):
+            put(ws, i + 1, c, v).alignment = Alignment(wrap_text=c == 7, vertical="top")
+    if not findings:
+        put(ws, 2, 7, "Không có lỗi hay cảnh báo nào.")

@@ -1,0 +1,337 @@
+"""The standard Excel template for one unit and one period (openpyxl).
+
+The workbook checks itself with no add-in: native data validation on every
+input cell, a "Kiểm tra" column of formulas compiled from the catalogue's
+rules, conditional formatting driven by that column, and a status cell
+"Số lỗi: N". The same rules compile to the Python checks (batn.checks), so
+Excel and batn agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from openpyxl import Workbook
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from .. import layout as L
+from ..findings import _kinds
+from ..model import Catalogue, Indicator, Period, Rule, Unit
+from .cells import put
+
+INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")      # light yellow: type here
+SECTION_FILL = PatternFill("solid", fgColor="D9E1F2")
+HEADER_FILL = PatternFill("solid", fgColor="BDD7EE")
+ERROR_FILL = PatternFill("solid", fgColor="F4B6B6")
+WARNING_FILL = PatternFill("solid", fgColor="FFD699")
+THIN = Side(style="thin", color="808080")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+BOLD = Font(bold=True)
+UNLOCKED = Protection(locked=False)
+
+ROMAN = {"0": "", "I": "I", "II.1": "II.1", "II.2": "II.2", "II.3": "II.3", "III": "III"}
+FIRST_TABLE_ROW = 11   # header row; indicators start below it
+COL_STT, COL_LABEL, COL_UNIT, COL_VALUE, COL_NOTE, COL_CHECK, COL_ERR, COL_WARN = range(1, 9)
+
+
+@dataclass
+class IndicatorRow:
+    indicator: Indicator
+    row: int
+    stt: str
+
+
+def _define(wb: Workbook, name: str, sheet: str, ref: str) -> None:
+    wb.defined_names[name] = DefinedName(name, attr_text=f"{quote_sheetname(sheet)}!{ref}")
+
+
+def _abs(col: int, row: int) -> str:
+    return f"${get_column_letter(col)}${row}"
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def layout_rows(catalogue: Catalogue) -> tuple[list[tuple[str, object]], dict[str, IndicatorRow]]:
+    """Rows of the data table in order: ("section", Section) | ("indicator", IndicatorRow) | ("ratio", (num, den))."""
+    rows: list[tuple[str, object]] = []
+    placed: dict[str, IndicatorRow] = {}
+    r = FIRST_TABLE_ROW + 1
+    n = 0
+    ratio_of = dict(catalogue.ratios)
+    for section in catalogue.sections:
+        members = catalogue.in_section(section.key)
+        if not members:
+            continue
+        rows.append(("section", section))
+        r += 1
+        for ind in members:
+            n += 1
+            ir = IndicatorRow(ind, r, str(n))
+            placed[ind.code] = ir
+            rows.append(("indicator", ir))
+            r += 1
+            if ind.code in ratio_of:
+                rows.append(("ratio", (ind.code, ratio_of[ind.code])))
+                r += 1
+    return rows, placed
+
+
+def check_formula(ir: IndicatorRow, placed: Mapping[str, IndicatorRow]) -> str:
+    """The "Kiểm tra" cell of one indicator row, compiled from the catalogue's rules."""
+    kinds = _kinds()
+    cell = _abs(COL_VALUE, ir.row)
+    tail = '""'
+    for rule in reversed(ir.indicator.rules):
+        other = placed[rule.other]
+        o = _abs(COL_VALUE, other.row)
+        text = kinds[f"rule-{rule.op}"]["formula"].format(other_stt=other.stt)
+        cond = _rule_condition(rule, cell, o)
+        tail = f"IF({cond},{_q(text)},{tail})"
+    return (
+        f'=IF({cell}="","",IF(NOT(ISNUMBER({cell})),{_q(kinds["not-a-number"]["formula"])},'
+        f'IF({cell}<0,{_q(kinds["negative"]["formula"])},'
+        f'IF({cell}<>INT({cell}),{_q(kinds["fractional"]["formula"])},{tail}))))'
+    )
+
+
+def _rule_condition(rule: Rule, v: str, o: str) -> str:
+    # Mirrors batn.model.Rule.violated; both are tested against the same cases.
+    if rule.op == "le":
+        return f"AND(ISNUMBER({o}),{v}>{o})"
+    if rule.op == "ge_both":
+        return f"AND({v}>0,ISNUMBER({o}),N({o})>0,{v}<N({o}))"
+    if rule.op == "needs":
+        return f"AND({v}>0,N({o})<=0)"
+    raise ValueError(rule.op)
+
+
+def _write_header(ws, catalogue: Catalogue, unit: Unit, period: Period, kind: str, has_children: bool) -> None:
+    ws["A1"] = "BIỂU SỐ LIỆU KẾT QUẢ THỰC HIỆN PHONG TRÀO “3 TRÁCH NHIỆM”"
+    ws["A1"].font = Font(bold=True, size=13)
+    ws["A2"] = catalogue.title
+    ws["A2"].font = Font(italic=True)
+    for r in (1, 2):
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=6)
+        ws.cell(r, 1).alignment = Alignment(horizontal="center")
+    meta = [
+        (4, "Đơn vị:", unit.name, L.NAME_UNIT_NAME),
+        (5, "Mã đơn vị:", unit.code, L.NAME_UNIT),
+        (6, "Kỳ báo cáo:", period.id, L.NAME_PERIOD),
+        (7, "Bộ chỉ tiêu:", catalogue.id, L.NAME_CATALOG),
+        (8, "Loại số liệu:", kind, L.NAME_KIND),
+    ]
+    for row, label, value, name in meta:
+        ws.cell(row, 2, label).font = BOLD
+        ws.cell(row, 2).alignment = Alignment(horizontal="right")
+        put(ws, row, 3, value)
+        if name:
+            _define(ws.parent, name, ws.title, _abs(3, row))
+    ws.cell(6, 4, period.label).font = Font(italic=True)
+    if has_children and kind != L.KIND_TOTAL:
+        # A mid-level unit may send a hand-made total instead of its own figures.
+        ws.cell(8, 3).protection = UNLOCKED
+        ws.cell(8, 3).fill = INPUT_FILL
+        dv = DataValidation(type="list", formula1=_q(f"{L.KIND_OWN},{L.KIND_TOTAL}"), allow_blank=False,
+                            showErrorMessage=True, errorTitle="Loại số liệu",
+                            error="Chọn một trong hai loại trong danh sách")
+        ws.add_data_validation(dv)
+        dv.add("C8")
+    ws.cell(9, 2, "Tình trạng kiểm tra:").font = BOLD
+    ws.cell(9, 2).alignment = Alignment(horizontal="right")
+
+
+def _write_table(ws, catalogue: Catalogue, rows, placed, values: Mapping[str, object] | None) -> int:
+    head = ["STT", "Nội dung", "Đơn vị tính", "Số liệu", "Ghi chú", "Kiểm tra"]
+    for c, text in enumerate(head, start=1):
+        cell = ws.cell(FIRST_TABLE_ROW, c, text)
+        cell.font = BOLD
+        cell.fill = HEADER_FILL
+        cell.border = BOX
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    dv = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
+                        showErrorMessage=True, errorTitle="Số liệu không hợp lệ",
+                        error="Chỉ nhập số nguyên không âm (ví dụ 1644), không kèm chữ.",
+                        showInputMessage=True, promptTitle="Số liệu", prompt="Nhập số nguyên không âm")
+    ws.add_data_validation(dv)
+    last = FIRST_TABLE_ROW
+    for what, item in rows:
+        if what == "section":
+            r = last + 1
+            ws.cell(r, 1, ROMAN.get(item.key, item.key))
+            ws.cell(r, 2, item.heading.upper())
+            for c in range(1, 7):
+                ws.cell(r, c).fill = SECTION_FILL
+                ws.cell(r, c).font = BOLD
+                ws.cell(r, c).border = BOX
+        elif what == "indicator":
+            ir: IndicatorRow = item
+            r = ir.row
+            ind = ir.indicator
+            ws.cell(r, COL_STT, int(ir.stt))
+            ws.cell(r, COL_LABEL, ind.label)
+            ws.cell(r, COL_UNIT, ind.unit)
+            v = ws.cell(r, COL_VALUE, (values or {}).get(ind.code))
+            v.fill = INPUT_FILL
+            v.protection = UNLOCKED
+            v.number_format = "#,##0"
+            note = ws.cell(r, COL_NOTE)
+            note.protection = UNLOCKED
+            note.fill = INPUT_FILL
+            ws.cell(r, COL_CHECK, check_formula(ir, placed))
+            ws.cell(r, COL_ERR, f'=IF(LEFT({get_column_letter(COL_CHECK)}{r},3)="Lỗi",1,0)')
+            ws.cell(r, COL_WARN, f'=IF(LEFT({get_column_letter(COL_CHECK)}{r},8)="Cảnh báo",1,0)')
+            dv.add(v.coordinate)
+            _define(ws.parent, ind.code, ws.title, _abs(COL_VALUE, r))
+        else:
+            num, den = item
+            r = placed[num].row + 1
+            n_cell, d_cell = _abs(COL_VALUE, placed[num].row), _abs(COL_VALUE, placed[den].row)
+            ws.cell(r, COL_LABEL, f"Tỷ lệ (tự tính): mục {placed[num].stt} / mục {placed[den].stt}").font = Font(italic=True)
+            ws.cell(r, COL_UNIT, "%")
+            c = ws.cell(r, COL_VALUE, f'=IF(AND(ISNUMBER({d_cell}),N({d_cell})>0,ISNUMBER({n_cell})),{n_cell}/{d_cell},"")')
+            c.number_format = "0.0%"
+        for col in range(1, 7):
+            ws.cell(r, col).border = BOX
+            ws.cell(r, col).alignment = Alignment(vertical="center", wrap_text=col in (2, 5, 6))
+        last = r
+    return last
+
+
+def _write_status(ws, first: int, last: int) -> None:
+    err = f"{get_column_letter(COL_ERR)}{first}:{get_column_letter(COL_ERR)}{last}"
+    warn = f"{get_column_letter(COL_WARN)}{first}:{get_column_letter(COL_WARN)}{last}"
+    ws["C9"] = f'="Số lỗi: "&SUM({err})'
+    ws["D9"] = f'="Số cảnh báo: "&SUM({warn})'
+    ws["C9"].font = Font(bold=True, color="C00000")
+    ws["D9"].font = Font(bold=True, color="B36B00")
+    _define(ws.parent, L.NAME_STATUS, ws.title, "$C$9")
+    rng = f"D{first}:D{last}"
+    check = get_column_letter(COL_CHECK)
+    ws.conditional_formatting.add(rng, FormulaRule(formula=[f'LEFT(${check}{first},3)="Lỗi"'], fill=ERROR_FILL, stopIfTrue=True))
+    ws.conditional_formatting.add(rng, FormulaRule(formula=[f'LEFT(${check}{first},8)="Cảnh báo"'], fill=WARNING_FILL))
+    ws.column_dimensions[get_column_letter(COL_ERR)].hidden = True
+    ws.column_dimensions[get_column_letter(COL_WARN)].hidden = True
+
+
+def _print_setup(ws, title_rows: str | None = None) -> None:
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins.left = ws.page_margins.right = 0.6
+    ws.page_margins.top = ws.page_margins.bottom = 0.75
+    if title_rows:
+        ws.print_title_rows = title_rows
+
+
+def _protect(ws) -> None:
+    # No password: protection guards against slips; deliberate edits are caught by `batn validate`.
+    ws.protection.sheet = True
+    ws.protection.formatRows = False      # allowed: row heights
+    ws.protection.formatColumns = False   # allowed: column widths
+    ws.protection.insertRows = True
+
+
+def _write_data_sheet(wb: Workbook, catalogue, unit, period, values, kind, has_children) -> None:
+    ws = wb.active
+    ws.title = L.DATA_SHEET
+    for col, width in zip("ABCDEF", (6, 62, 13, 16, 24, 30)):
+        ws.column_dimensions[col].width = width
+    _write_header(ws, catalogue, unit, period, kind, has_children)
+    rows, placed = layout_rows(catalogue)
+    last = _write_table(ws, catalogue, rows, placed, values)
+    _write_status(ws, FIRST_TABLE_ROW + 1, last)
+    ws.freeze_panes = ws.cell(FIRST_TABLE_ROW + 1, 3)
+    _print_setup(ws, f"{FIRST_TABLE_ROW}:{FIRST_TABLE_ROW}")
+    _protect(ws)
+
+
+def _write_narrative_sheet(wb: Workbook, nl, rows: Sequence[Sequence[object]] | None) -> None:
+    ws = wb.create_sheet(nl.sheet)
+    ws["A1"] = nl.title
+    ws["A1"].font = Font(bold=True, size=12)
+    ws["A2"] = "Mỗi dòng một nội dung; thêm dòng nếu cần (chèn dòng ở giữa vùng nhập)."
+    ws["A2"].font = Font(italic=True)
+    headers = ("STT", *nl.columns)
+    for c, text in enumerate(headers, start=1):
+        cell = ws.cell(3, c, text)
+        cell.font = BOLD
+        cell.fill = HEADER_FILL
+        cell.border = BOX
+        cell.alignment = Alignment(horizontal="center", wrap_text=True)
+    ws.column_dimensions["A"].width = 6
+    for c in range(2, len(headers) + 1):
+        ws.column_dimensions[get_column_letter(c)].width = 70 if len(headers) == 2 else 38
+    rows = list(rows or [])
+    n_rows = max(L.NARRATIVE_ROWS, len(rows) + 5)
+    for i in range(n_rows):
+        r = 4 + i
+        ws.cell(r, 1, i + 1).border = BOX
+        data = rows[i] if i < len(rows) else ()
+        for c in range(2, len(headers) + 1):
+            cell = put(ws, r, c, data[c - 2] if c - 2 < len(data) else None)
+            cell.fill = INPUT_FILL
+            cell.protection = UNLOCKED
+            cell.border = BOX
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    last_col = get_column_letter(len(headers))
+    _define(wb, nl.name, ws.title, f"$B$4:${last_col}${3 + n_rows}")
+    _print_setup(ws, "3:3")
+    _protect(ws)
+
+
+def _write_guide_sheet(wb: Workbook, catalogue: Catalogue, unit: Unit, period: Period) -> None:
+    ws = wb.create_sheet(L.GUIDE_SHEET)
+    ws.column_dimensions["A"].width = 110
+    deadline = period.deadline_for(unit.level)
+    lines = [
+        ("HƯỚNG DẪN ĐIỀN BIỂU MẪU", True),
+        (f"Đơn vị: {unit.name} ({unit.code}) — Kỳ báo cáo: {period.label}"
+         + (f" — Hạn nộp: {deadline:%d/%m/%Y}" if deadline else ""), False),
+        ("", False),
+        ("1. Chỉ nhập vào các ô nền vàng. Các ô khác được khóa để giữ đúng cấu trúc biểu mẫu.", False),
+        ("2. Trang “Số liệu”: mỗi chỉ tiêu nhập một số nguyên không âm (ví dụ 1644 hoặc 1.644), không kèm chữ; "
+         "chỉ tiêu không phát sinh thì nhập 0, chưa có số liệu thì để trống.", False),
+        ("3. Cột “Kiểm tra” tự báo lỗi, cảnh báo; ô “Số lỗi” ở đầu trang phải bằng 0 trước khi gửi. "
+         "Tỷ lệ phần trăm được tự tính, không nhập.", False),
+        ("4. Các trang mô hình tiêu biểu, gương điển hình, khó khăn và đề xuất: mỗi dòng một nội dung.", False),
+        ("5. Không đổi tên trang tính, không xóa dòng, không sửa mã đơn vị, kỳ báo cáo, bộ chỉ tiêu. "
+         "Có thể đổi tên tệp tùy ý: batn nhận biết đơn vị qua mã đơn vị trong tệp.", False),
+        ("6. Lưu tệp dạng .xlsx và gửi đơn vị cấp trên đúng hạn.", False),
+    ]
+    for i, (text, bold) in enumerate(lines, start=1):
+        c = ws.cell(i, 1, text)
+        c.font = Font(bold=bold, size=12 if bold else 11)
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+    _print_setup(ws)
+    _protect(ws)
+
+
+def build_template(catalogue: Catalogue, unit: Unit, period: Period, *,
+                   values: Mapping[str, object] | None = None,
+                   narratives: Mapping[str, Sequence[Sequence[object]]] | None = None,
+                   kind: str = L.KIND_OWN, has_children: bool = False) -> Workbook:
+    """One unit's workbook; with `values`/`narratives` it comes filled (demo, consolidated output)."""
+    wb = Workbook()
+    _write_data_sheet(wb, catalogue, unit, period, values, kind, has_children)
+    for nl in catalogue.narratives:
+        _write_narrative_sheet(wb, nl, (narratives or {}).get(nl.key))
+    _write_guide_sheet(wb, catalogue, unit, period)
+    wb.active = 0
+    return wb
+
+
+def write_template(path: str | Path, catalogue: Catalogue, unit: Unit, period: Period, **kw) -> Path:
+    from ..safeio import atomic_save_workbook
+
+    path = Path(path)
+    atomic_save_workbook(build_template(catalogue, unit, period, **kw), path)
+    return path
