@@ -40,7 +40,8 @@ def sample_values(catalogue: Catalogue, rng: random.Random, size: int = 20) -> d
         if ind.kind == "ratio_den":
             v[ind.code] = size if ind.unit == "người" else rng.randint(1, 4)
         elif ind.kind in ("people", "ratio_num"):
-            v[ind.code] = rng.randint(0, max(1, size // 2))
+            # awards are rare; other head counts are a share of the unit's young cadres
+            v[ind.code] = rng.choice([0, 0, 0, 1, 2]) if ind.section == "III" else rng.randint(0, max(1, size // 2))
         elif ind.kind == "count":
             v[ind.code] = rng.choice([0, 1, 1, 2, 3, 4, 6])
         elif ind.kind == "turns":
@@ -156,8 +157,10 @@ def run_demo(out: str | Path, progress=None, today: date | None = None) -> DemoR
     cons = consolidate_inbox(inbox, tree, catalogue, period, progress=progress or (lambda d, t: None), as_of=as_of)
     consolidated = write_consolidated(cons, out / f"TongHop_{tree.root}_{period.id}.xlsx")
     on = today or as_of.date()
+    config = out / "thiet_lap_bao_cao.toml"
+    config.write_bytes((templates_dir() / "demo" / "bao_cao.toml").read_bytes())
     docx, _ = report_from_workbook(consolidated, out / f"BaoCao_{tree.root}_{period.id}.docx", number="25",
-                                   on=on, units=units_file)
+                                   on=on, units=units_file, config=config)
     txt, _ = report_from_workbook(consolidated, out / f"BaoCao_{tree.root}_{period.id}.txt", number="25",
-                                  on=on, units=units_file)
+                                  on=on, units=units_file, config=config)
     return DemoResult(out, units_file, inbox, templates, consolidated, docx, txt, planted)

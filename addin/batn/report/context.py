@@ -126,6 +126,22 @@ def _examples(rows: list[tuple[str, ...]], limit: int, unit_col: int = 1) -> str
     return "; ".join(items)
 
 
+def _grouped_bullets(rows: list[tuple[str, ...]], limit: int) -> list[Block]:
+    """Bullets of free text; the same text sent by several units is said once, naming them all."""
+    by_text: dict[str, list[str]] = {}
+    for row in rows:
+        text = row[0].rstrip(" .;")
+        m = re.match(r"^(.*?)\s*\(([^()]*)\)$", text)   # "text (Unit)" as written in a consolidated workbook
+        body, unit = (m.group(1), m.group(2)) if m else (text, "")
+        names = by_text.setdefault(body, [])
+        if unit and unit not in names:
+            names.append(unit)
+    out = []
+    for body, names in list(by_text.items())[:limit]:
+        out.append(Block("bullet", f"- {body}" + (f" ({', '.join(names)})" if names else "") + ";"))
+    return out
+
+
 def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: str | None = None,
                  on: date | None = None) -> ReportDocument:
     s = settings or load_settings()
@@ -186,7 +202,8 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
             named = []
             for row in people[:limit]:
                 who = f"đồng chí {row[0]}" + (f" ({row[1]})" if len(row) > 1 and row[1] else "")
-                named.append(who + (f": {row[2]}" if len(row) > 2 and row[2] else ""))
+                deed = row[2][:1].lower() + row[2][1:] if len(row) > 2 and row[2] else ""
+                named.append(who + (f": {deed}" if deed else ""))
             body.append(Block("para", "Gương điển hình tiêu biểu: " + "; ".join(named) + "."))
 
     body.append(Block("heading1", "III. NHẬN XÉT, ĐÁNH GIÁ"))
@@ -196,14 +213,16 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
     body.append(Block("heading2", "2. Hạn chế, khó khăn"))
     if rep.get("limitations_lead"):
         body.append(Block("para", ph.render(rep["limitations_lead"], **ctx)))
-    for row in inp.narratives.get("kho_khan", [])[: limit * 2]:
-        body.append(Block("bullet", f"- {row[0].rstrip('.;')};"))
+    body.extend(_grouped_bullets(inp.narratives.get("kho_khan", []), limit))
 
     proposals = inp.narratives.get("de_xuat", [])
     if proposals:
         body.append(Block("heading1", "IV. ĐỀ XUẤT, KIẾN NGHỊ"))
-        for row in proposals[: limit * 2]:
-            body.append(Block("bullet", f"- {row[0].rstrip('.;')};"))
+        body.extend(_grouped_bullets(proposals, limit))
+    # A list ends with "." where a heading follows; the whole body ends with "./.".
+    for a, b in zip(body, body[1:]):
+        if a.kind == "bullet" and b.kind != "bullet":
+            a.text = a.text.rstrip(";") + "."
     last = body[-1]
     last.text = re.sub(r"[.;,]*$", "", last.text) + "./."
 

@@ -281,7 +281,8 @@ def find_workbooks(folder: str | Path) -> list[Path]:
     out = []
     for root, _dirs, files in os.walk(folder):
         for f in files:
-            if f.startswith(("~$", ".~lock")) or f.startswith("."):
+            # Office lock files, hidden files, and the annotated copies `batn validate --annotate` writes
+            if f.startswith(("~$", ".~lock", ".")) or ".kiem-tra." in f:
                 continue
             if f.lower().endswith((".xlsx", ".xlsm", ".xls", ".ods")):
                 out.append(Path(root) / f)

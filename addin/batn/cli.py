@@ -1,0 +1,225 @@
+"""`batn` on the command line: each subcommand opens its inputs, calls one pipeline function,
+and turns library errors into a clear Vietnamese message and an exit status
+(0 done, 1 the input has lỗi, 2 the command could not run)."""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import pipeline
+from .catalogue import CatalogueError, load_catalogue
+from .checks import Expectation
+from .model import Severity
+from .units import UnitsFileError
+
+app = typer.Typer(help="batn: biểu mẫu, kiểm tra, tổng hợp và báo cáo phong trào “3 trách nhiệm”.",
+                  no_args_is_help=True, add_completion=False)
+out = Console()
+err = Console(stderr=True)
+
+OK, HAS_ERRORS, CANNOT_RUN = 0, 1, 2
+
+
+def fail(message: str) -> None:
+    err.print(f"[bold red]Lỗi:[/] {message}")
+    raise typer.Exit(CANNOT_RUN)
+
+
+@contextmanager
+def progress_bar(label: str, quiet: bool = False) -> Iterator:
+    if quiet or not err.is_terminal:
+        yield lambda done, total: None
+        return
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as p:
+        task = p.add_task(label, total=None)
+        yield lambda done, total: p.update(task, completed=done, total=total)
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    """Library errors a user can fix become one clear line and exit status 2."""
+    try:
+        yield
+    except (UnitsFileError, CatalogueError, ValueError, KeyError, FileNotFoundError, PermissionError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        fail(str(msg))
+
+
+def _load_common(units: Path, catalog: str, period: str, period_config: Optional[Path]):
+    tree = pipeline.load_tree(units)
+    cat = load_catalogue(catalog)
+    per = pipeline.load_period(period, period_config)
+    return tree, cat, per
+
+
+@app.command()
+def template(
+    catalog: str = typer.Option(..., "--catalog", help="Bộ chỉ tiêu, ví dụ 3tn-2024"),
+    units: Path = typer.Option(..., "--units", help="Danh sách đơn vị (CSV hoặc YAML)"),
+    period: str = typer.Option(..., "--period", help="Kỳ báo cáo: 2024, 2024-H1, 2009-2013"),
+    out_dir: Path = typer.Option(..., "--out", help="Thư mục ghi biểu mẫu"),
+    unit: Optional[str] = typer.Option(None, "--unit", help="Chỉ tạo cho một đơn vị"),
+    period_config: Optional[Path] = typer.Option(None, "--period-config", help="Tệp thiết lập kỳ báo cáo (TOML)"),
+) -> None:
+    """Tạo biểu mẫu Excel cho từng đơn vị: <THƯ MỤC>/<MÃ ĐƠN VỊ>.xlsx."""
+    with clear_errors():
+        tree, cat, per = _load_common(units, catalog, period, period_config)
+        with progress_bar("Tạo biểu mẫu") as prog:
+            files = pipeline.make_templates(cat, tree, per, out_dir, only=unit, progress=prog)
+    out.print(f"Đã tạo {len(files)} biểu mẫu trong {out_dir}")
+
+
+@app.command()
+def validate(
+    files: List[Path] = typer.Argument(..., help="Các tệp báo cáo (.xlsx)"),
+    as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON"),
+    annotate: bool = typer.Option(False, "--annotate", help="Ghi bản sao <tên>.kiem-tra.xlsx có tô màu, ghi chú"),
+    catalog: Optional[str] = typer.Option(None, "--catalog", help="Bộ chỉ tiêu phải dùng"),
+    period: Optional[str] = typer.Option(None, "--period", help="Kỳ báo cáo phải đúng"),
+    units: Optional[Path] = typer.Option(None, "--units", help="Danh sách đơn vị để kiểm tra mã đơn vị"),
+) -> None:
+    """Kiểm tra các tệp báo cáo; mã thoát 0: không có lỗi, 1: có lỗi, 2: không chạy được."""
+    with clear_errors():
+        tree = pipeline.load_tree(units) if units else None
+        cat = load_catalogue(catalog) if catalog else None
+        expect = Expectation(period=period, catalogue=catalog, units=tree)
+        with progress_bar("Kiểm tra", quiet=as_json) as prog:
+            checks = pipeline.validate_files(files, expect, catalogue=cat, progress=prog)
+        annotated = {}
+        if annotate:
+            for c in checks:
+                if c.findings and not any(f.kind == "unreadable-file" for f in c.findings):
+                    annotated[str(c.path)] = str(pipeline.annotate_file(c, c.path.with_suffix(".kiem-tra.xlsx")))
+    n_err = sum(f.severity == Severity.ERROR for c in checks for f in c.findings)
+    n_warn = sum(f.severity == Severity.WARNING for c in checks for f in c.findings)
+    if as_json:
+        print(json.dumps({
+            "files": [{"file": str(c.path), "unit": c.submission.unit, "period": c.submission.period,
+                       "findings": [f.as_dict() for f in c.findings],
+                       "annotated": annotated.get(str(c.path))} for c in checks],
+            "errors": n_err, "warnings": n_warn}, ensure_ascii=False, indent=2))
+    else:
+        for c in checks:
+            tag = "[red]có lỗi[/]" if any(f.severity == Severity.ERROR for f in c.findings) else "[green]đạt[/]"
+            out.print(f"[bold]{c.path}[/] ({c.submission.unit or '?'}): {tag}")
+            for f in c.findings:
+                colour = "red" if f.severity == Severity.ERROR else "yellow"
+                out.print(f"  [{colour}]{f.severity}[/] {f.cell or ''} {f.message}")
+            if str(c.path) in annotated:
+                out.print(f"  → bản đã tô màu: {annotated[str(c.path)]}")
+        out.print(f"Tổng: {len(checks)} tệp, {n_err} lỗi, {n_warn} cảnh báo")
+    raise typer.Exit(HAS_ERRORS if n_err else OK)
+
+
+@app.command()
+def consolidate(
+    inbox: Path = typer.Argument(..., help="Thư mục chứa các tệp báo cáo nhận được"),
+    units: Path = typer.Option(..., "--units"),
+    catalog: str = typer.Option(..., "--catalog"),
+    period: str = typer.Option(..., "--period"),
+    root: Optional[str] = typer.Option(None, "--root", help="Tổng hợp từ đơn vị này (mặc định: đơn vị gốc)"),
+    out_file: Path = typer.Option(..., "--out", help="Tệp tổng hợp .xlsx"),
+    as_json: bool = typer.Option(False, "--json"),
+    period_config: Optional[Path] = typer.Option(None, "--period-config"),
+) -> None:
+    """Tổng hợp số liệu các đơn vị; tệp hỏng được báo lỗi, không làm dừng việc tổng hợp."""
+    from .tables import status_frame
+    from .xlsx.consolidated import write_consolidated
+
+    with clear_errors():
+        if not inbox.is_dir():
+            fail(f"Không có thư mục {inbox}")
+        tree, cat, per = _load_common(units, catalog, period, period_config)
+        if root and root not in tree:
+            fail(f"Mã đơn vị '{root}' không có trong danh sách đơn vị")
+        with progress_bar("Đọc báo cáo", quiet=as_json) as prog:
+            cons = pipeline.consolidate_inbox(inbox, tree, cat, per, root=root, progress=prog)
+        write_consolidated(cons, out_file)
+    n_err = sum(f.severity == Severity.ERROR for f in cons.findings)
+    if as_json:
+        st = status_frame(cons)
+        print(json.dumps({
+            "out": str(out_file), "root": cons.tree.root, "period": per.id, "catalog": cat.id,
+            "sent": len(cons.sent), "expected": len(cons.expected),
+            "totals": cons.totals,
+            "units": [{"code": r.code, "name": r.name, "status": r.status, "file": r.file}
+                      for r in st.itertuples(index=False)],
+            "findings": [f.as_dict() for f in cons.findings]}, ensure_ascii=False, indent=2, default=str))
+    else:
+        t = Table("Tình trạng", "Số đơn vị", title=f"Tổng hợp {cons.tree[cons.tree.root].name} — {per.label}")
+        counts: dict[str, int] = {}
+        for r in cons.units.values():
+            counts[r.status] = counts.get(r.status, 0) + 1
+        for k, v in counts.items():
+            t.add_row(k, str(v))
+        out.print(t)
+        out.print(f"Đã gửi báo cáo: {len(cons.sent)}/{len(cons.expected)} đơn vị; "
+                  f"{n_err} lỗi, {sum(f.severity == Severity.WARNING for f in cons.findings)} cảnh báo")
+        out.print(f"Tệp tổng hợp: {out_file}")
+    raise typer.Exit(HAS_ERRORS if n_err else OK)
+
+
+def _parse_date(text: Optional[str]) -> Optional[date]:
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        fail(f"Ngày '{text}' không đúng dạng YYYY-MM-DD")
+    return None
+
+
+@app.command()
+def report(
+    consolidated: Path = typer.Argument(..., help="Tệp tổng hợp .xlsx (hoặc biểu mẫu đã điền)"),
+    out_file: Path = typer.Option(..., "--out", help="Tệp báo cáo .docx, .txt hoặc .md"),
+    number: Optional[str] = typer.Option(None, "--number", help="Số văn bản, ví dụ 44A"),
+    on: Optional[str] = typer.Option(None, "--date", help="Ngày ban hành YYYY-MM-DD (mặc định: hôm nay)"),
+    config: Optional[Path] = typer.Option(None, "--config", help="Tệp thiết lập văn bản (TOML)"),
+    units: Optional[Path] = typer.Option(None, "--units", help="Danh sách đơn vị (lấy nơi ban hành, người ký)"),
+) -> None:
+    """Viết văn bản BÁO CÁO theo thể thức của Đoàn từ tệp tổng hợp."""
+    if out_file.suffix.lower() not in (".docx", ".txt", ".md"):
+        fail("Tệp báo cáo phải có đuôi .docx, .txt hoặc .md")
+    with clear_errors():
+        path, _doc = pipeline.report_from_workbook(consolidated, out_file, number=number, on=_parse_date(on),
+                                                   config=config, units=units)
+    out.print(f"Đã viết báo cáo: {path}")
+
+
+@app.command()
+def demo(out_dir: Path = typer.Option(Path("batn-demo"), "--out", help="Thư mục ghi kết quả demo")) -> None:
+    """Chạy thử trọn quy trình trên một tỉnh mẫu (31 đơn vị, 3 cấp, bộ chỉ tiêu 2024)."""
+    from .demo import run_demo
+
+    with clear_errors():
+        with progress_bar("Tổng hợp tỉnh mẫu") as prog:
+            r = run_demo(out_dir, progress=prog)
+    t = Table("Kết quả", "Đường dẫn", title="batn demo — Tỉnh Đoàn mẫu, 6 tháng đầu năm 2026")
+    t.add_row("Danh sách đơn vị", str(r.units_file))
+    t.add_row("Biểu mẫu trống", str(r.templates))
+    t.add_row("Báo cáo các đơn vị gửi lên", str(r.inbox))
+    t.add_row("Tệp tổng hợp", str(r.consolidated))
+    t.add_row("Báo cáo (.docx)", str(r.report_docx))
+    t.add_row("Báo cáo (văn bản)", str(r.report_text))
+    out.print(t)
+    out.print("Những lỗi cài sẵn để minh họa:")
+    for p in r.planted:
+        out.print(f"  - {p}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
