@@ -64,8 +64,8 @@ def parse_figure(cell: object) -> Parsed:
         return Parsed(int(num), raw=text)
     if _THOUSANDS_DOT.match(num) or _THOUSANDS_COMMA.match(num):
         return Parsed(int(num.replace(".", "").replace(",", "")), raw=text)
-    if _VN_DECIMAL.match(num):
-        return Parsed(_whole(float(num.replace(".", "").replace(",", "."))), raw=text)
     if _AMBIGUOUS.match(num) or _EN_DECIMAL.match(num):
         return Parsed(None, "ambiguous-number", text)
+    if _VN_DECIMAL.match(num):
+        return Parsed(_whole(float(num.replace(".", "").replace(",", "."))), raw=text)
     return Parsed(None, "not-a-number", text)

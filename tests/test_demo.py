@@ -1,0 +1,32 @@
+"""`batn demo`, the README's main command, end to end."""
+from __future__ import annotations
+
+from docx import Document
+from typer.testing import CliRunner
+
+from batn.cli import app
+from batn.pipeline import load_period
+from batn.rollup import HAS_ERRORS, LATE, MISSING
+from batn.xlsx.reader import read_submission
+
+
+def test_demo_runs_and_reports(tmp_path):
+    r = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "d")])
+    assert r.exit_code == 0, r.output
+    d = tmp_path / "d"
+    consolidated = d / "TongHop_TD_AG_2026-H1.xlsx"
+    sub = read_submission(consolidated)
+    assert sub.unit == "TD_AG" and sub.is_total and not sub.has_errors
+    text = (d / "BaoCao_TD_AG_2026-H1.txt").read_text(encoding="utf-8")
+    assert "29/30 đơn vị đã gửi báo cáo" in text
+    assert "BCH ĐOÀN TỈNH AN GIANG" in text and "Số: 25-BC/TĐTN" in text and text.rstrip().count("./.") == 1
+    paras = [p.text for p in Document(d / "BaoCao_TD_AG_2026-H1.docx").paragraphs]
+    assert "II. KẾT QUẢ THỰC HIỆN" in paras
+    # the planted mistakes show up where a clerk looks
+    from openpyxl import load_workbook
+    ws = load_workbook(consolidated)["Tình hình nộp báo cáo"]
+    status = {ws.cell(r, 2).value: ws.cell(r, 5).value for r in range(4, ws.max_row + 1)}
+    assert status["CD_LX_DH"] == MISSING and status["DCS_CSGT"] == LATE
+    assert status["DCS_STP"] == HAS_ERRORS and status["DCS_SYT"] == HAS_ERRORS
+    assert len(list((d / "bieu_mau").glob("*.xlsx"))) == 31
+    assert load_period("2026-H1").label == "6 tháng đầu năm 2026"

@@ -1,0 +1,23 @@
+"""Figures typed the way clerks type them: read when certain, reported when not."""
+from datetime import date, datetime
+
+import pytest
+
+from batn.numbers import parse_figure
+
+
+@pytest.mark.parametrize("cell,value,problem", [
+    (None, None, ""), ("", None, ""), ("   ", None, ""),
+    (243, 243, ""), (243.0, 243, ""), (12.5, 12.5, ""),
+    (" 243 ", 243, ""), ("8.964", 8964, ""), ("15.868 lượt", 15868, ""), ("1.644 đêm", 1644, ""),
+    ("1.234.567", 1234567, ""), ("1 234", None, "not-a-number"), ("1\u00a0234", None, "not-a-number"),
+    ("1,234,567", 1234567, ""), ("12,5", 12.5, ""), ("1.234,5", 1234.5, ""), ("-5", -5, ""),
+    ("1,644", None, "ambiguous-number"), ("1.5", None, "ambiguous-number"),
+    ("mười", None, "not-a-number"), ("trên 500", None, "not-a-number"), ("#REF!", None, "not-a-number"),
+    (True, None, "boolean-in-number"), (date(2024, 1, 1), None, "date-in-number"),
+    (datetime(2024, 1, 1, 8), None, "date-in-number"), (float("nan"), None, "not-a-number"),
+    ("１２３", 123, ""),  # full-width digits from an IME: the meaning is certain
+])
+def test_parse_figure(cell, value, problem):
+    p = parse_figure(cell)
+    assert (p.value, p.problem) == (value, problem)
