@@ -10,11 +10,9 @@ import hashlib
 import os
 import re
 import unicodedata
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from defusedxml import ElementTree as ET
 from python_calamine import CalamineWorkbook
 
 from .. import layout as L
@@ -22,13 +20,8 @@ from ..catalogue import CatalogueError, load_catalogue
 from ..findings import finding
 from ..model import Catalogue, Submission
 from ..numbers import parse_figure
+from .package import Package, Unreadable, cell_facts, formula_risk, open_package
 
-# Reading is bounded: a file over these limits is a finding, not a crash.
-MAX_FILE_BYTES = 25 * 1024 * 1024
-MAX_EXPANDED_BYTES = 200 * 1024 * 1024
-MAX_MEMBER_RATIO = 200      # expanded / compressed for one member (zip bombs reach thousands)
-
-_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 _REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
 
 
@@ -83,61 +76,52 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-class _Unreadable(Exception):
-    pass
-
-
-def _workbook_names(path: Path) -> tuple[list[str], dict[str, str], list[str]]:
-    """Sheet titles, workbook-level defined names -> reference text, hidden sheets."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            total = 0
-            for info in z.infolist():
-                total += info.file_size
-                if info.compress_size and info.file_size / info.compress_size > MAX_MEMBER_RATIO and info.file_size > 10_000_000:
-                    raise _Unreadable(f"tệp nén bất thường (phần {info.filename} nở ra {info.file_size:,} byte)")
-            if total > MAX_EXPANDED_BYTES:
-                raise _Unreadable(f"nội dung giải nén quá lớn ({total:,} byte, giới hạn {MAX_EXPANDED_BYTES:,})")
-            root = ET.fromstring(z.read("xl/workbook.xml"))
-    except zipfile.BadZipFile:
-        raise _Unreadable("tệp không phải là tệp Excel .xlsx hợp lệ (hỏng hoặc sai định dạng)") from None
-    except KeyError:
-        raise _Unreadable("tệp nén không chứa sổ tính Excel (thiếu xl/workbook.xml)") from None
-    except ET.ParseError as e:
-        raise _Unreadable(f"cấu trúc sổ tính bị hỏng ({e})") from None
-    except Exception as e:  # defusedxml refuses entities, DTDs...
-        if isinstance(e, _Unreadable):
-            raise
-        raise _Unreadable(f"cấu trúc sổ tính không an toàn hoặc bị hỏng ({type(e).__name__})") from None
-    sheets, hidden = [], []
-    for s in root.iterfind("m:sheets/m:sheet", _NS):
-        sheets.append(s.get("name", ""))
-        if s.get("state") in ("hidden", "veryHidden"):
-            hidden.append(s.get("name", ""))
-    names = {}
-    for d in root.iterfind("m:definedNames/m:definedName", _NS):
-        if d.get("localSheetId") is None and d.get("name"):
-            names[d.get("name")] = (d.text or "").strip()
-    return sheets, names, hidden
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+MAX_TEXT = 2000          # characters kept of one narrative cell
+MAX_ROWS_READ = 5000     # rows of one sheet we ever look at (names point near the top)
 
 
 def _nfc(x: object) -> object:
     return unicodedata.normalize("NFC", x) if isinstance(x, str) else x
 
 
-class _Grid:
-    """Cell access over calamine sheets, loaded lazily, one sheet at a time."""
+def clean_text(text: str) -> tuple[str, int]:
+    """NFC, without control or bidi-override characters; returns the text and how many were removed."""
+    text = unicodedata.normalize("NFC", text)
+    cleaned, n = _CONTROL.subn("", text)
+    return cleaned.strip(), n
 
-    def __init__(self, wb: CalamineWorkbook):
+
+class _Grid:
+    """Cell access over calamine sheets, loaded lazily and only down to the rows we need."""
+
+    def __init__(self, wb: CalamineWorkbook, rows_needed: dict[str, int] | None = None):
         self.wb = wb
+        self.rows_needed = rows_needed or {}
         self.cache: dict[str, list[list]] = {}
+        self.merged: dict[str, list] = {}
 
     def sheet(self, name: str) -> list[list] | None:
         if name not in self.cache:
             try:
-                self.cache[name] = self.wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                sh = self.wb.get_sheet_by_name(name)
             except Exception:
                 return None
+            limit = min(self.rows_needed.get(name, 200) + 1, MAX_ROWS_READ)
+            rows = []
+            # Rows before the sheet's first used row are not yielded by calamine: pad them.
+            first = sh.start[0] if sh.start else 0
+            rows.extend([] for _ in range(min(first, limit)))
+            for row in sh.iter_rows():
+                if len(rows) >= limit:
+                    break
+                pad = [""] * (sh.start[1] if sh.start else 0)
+                rows.append(pad + list(row))
+            self.cache[name] = rows
+            try:
+                self.merged[name] = list(sh.merged_cell_ranges or [])
+            except Exception:
+                self.merged[name] = []
         return self.cache[name]
 
     def value(self, t: Target, dc: int = 0) -> object:
@@ -146,6 +130,13 @@ class _Grid:
             return None
         v = rows[t.row][t.col + dc]
         return None if v == "" else _nfc(v)
+
+    def merge_of(self, t: Target):
+        self.sheet(t.sheet)
+        for (r1, c1), (r2, c2) in self.merged.get(t.sheet, []):
+            if r1 <= t.row <= r2 and c1 <= t.col <= c2 and (r1, c1) != (r2, c2):
+                return (r1, c1), (r2, c2)
+        return None
 
 
 def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Submission:
@@ -156,24 +147,24 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Sub
     try:
         st = path.stat()
         sub.received = st.st_mtime
-        if st.st_size == 0:
-            raise _Unreadable("tệp rỗng (0 byte)")
-        if st.st_size > MAX_FILE_BYTES:
-            raise _Unreadable(f"tệp quá lớn ({st.st_size:,} byte, giới hạn {MAX_FILE_BYTES:,})")
+        pkg = open_package(path)
         sub.sha256 = sha256_of(path)
-        sheets, names, _hidden = _workbook_names(path)
-        sub.sheets = sheets
-        grid = _Grid(CalamineWorkbook.from_path(str(path)))
-    except _Unreadable as e:
+        wb = CalamineWorkbook.from_path(str(path))
+        if pkg.kind != "xlsx":
+            return _read_by_position(sub, pkg, wb, catalogue)
+        sub.sheets = pkg.sheets
+        grid = _Grid(wb, _rows_needed(pkg.names))
+    except Unreadable as e:
         sub.findings.append(finding("unreadable-file", file=name, reason=str(e)))
         return sub
     except OSError as e:
         sub.findings.append(finding("unreadable-file", file=name, reason=e.strerror or str(e)))
         return sub
     except Exception as e:  # calamine's own errors for corrupt content
-        sub.findings.append(finding("unreadable-file", file=name, reason=f"nội dung hỏng ({e})"))
+        sub.findings.append(finding("unreadable-file", file=name, reason=f"nội dung hỏng ({_short(e)})"))
         return sub
 
+    names = pkg.names
     _read_metadata(sub, grid, names, name)
     if catalogue is None:
         try:
@@ -185,9 +176,34 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Sub
             sub.findings.append(finding("wrong-catalogue", file=name, found=sub.catalogue or "(trống)",
                                         expected="một bộ chỉ tiêu đã biết"))
         return sub
+    _note_package(sub, pkg)
     _read_values(sub, grid, names, catalogue, name)
+    _check_input_cells(sub, path, pkg, grid, names, catalogue)
     _read_narratives(sub, grid, names, catalogue)
     return sub
+
+
+def _short(e: Exception) -> str:
+    return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+
+
+def _rows_needed(names: dict[str, str]) -> dict[str, int]:
+    """The deepest row any defined name points to, per sheet: we never read below it."""
+    need: dict[str, int] = {}
+    for ref in names.values():
+        t = parse_ref(ref)
+        if t:
+            need[t.sheet] = max(need.get(t.sheet, 0), t.row2)
+    return need
+
+
+def _note_package(sub: Submission, pkg: Package) -> None:
+    if pkg.has_macros:
+        sub.findings.append(finding("has-macros", file=sub.source, unit=sub.unit))
+    if pkg.external_links:
+        sub.findings.append(finding("external-links", file=sub.source, unit=sub.unit, count=pkg.external_links))
+    for sheet in pkg.hidden:
+        sub.findings.append(finding("sheet-hidden", file=sub.source, unit=sub.unit, sheet=sheet))
 
 
 def _resolve(names: dict[str, str], key: str, grid: _Grid, sub: Submission, file: str, **fields) -> Target | None:
@@ -206,14 +222,18 @@ def _resolve(names: dict[str, str], key: str, grid: _Grid, sub: Submission, file
     return t
 
 
+def _meta_text(v: object) -> str:
+    text = "" if v is None else str(int(v) if isinstance(v, float) and v.is_integer() else v)
+    return clean_text(text)[0]
+
+
 def _read_metadata(sub: Submission, grid: _Grid, names: dict[str, str], file: str) -> None:
     if not any(k in names for k in L.METADATA_NAMES):
         sub.findings.append(finding("not-a-template", file=file, name=", ".join(L.METADATA_NAMES)))
         return
     for key, what in L.METADATA_NAMES.items():
         t = _resolve(names, key, grid, sub, file)
-        v = grid.value(t) if t else None
-        text = "" if v is None else str(int(v) if isinstance(v, float) and v.is_integer() else v).strip()
+        text = _meta_text(grid.value(t) if t else None)
         if not text:
             sub.findings.append(finding("metadata-missing", file=file, what=what, name=key,
                                         cell=t.where() if t else ""))
@@ -227,6 +247,14 @@ def _read_metadata(sub: Submission, grid: _Grid, names: dict[str, str], file: st
     sub.is_total = bool(t) and str(grid.value(t) or "").strip() == L.KIND_TOTAL
 
 
+def _take_value(sub: Submission, ind, where: str, raw: object) -> None:
+    parsed = parse_figure(raw)
+    if parsed.problem:
+        sub.findings.append(finding(parsed.problem, file=sub.source, unit=sub.unit, indicator=ind.code, cell=where,
+                                    label=ind.label, value=parsed.raw))
+    sub.values[ind.code] = parsed.value
+
+
 def _read_values(sub: Submission, grid: _Grid, names: dict[str, str], catalogue: Catalogue, file: str) -> None:
     for ind in catalogue.indicators:
         code = ind.code
@@ -237,36 +265,129 @@ def _read_values(sub: Submission, grid: _Grid, names: dict[str, str], catalogue:
         t = _resolve(names, code, grid, sub, file, code=code)
         if t is None:
             continue
-        where = t.where()
-        sub.cells[code] = where
+        sub.cells[code] = t.where()
         label = grid.value(t, dc=-2)
         sub.labels[code] = "" if label is None else str(label)
-        parsed = parse_figure(grid.value(t))
-        if parsed.problem:
-            sub.findings.append(finding(parsed.problem, file=file, unit=sub.unit, indicator=code, cell=where,
-                                        label=ind.label, value=parsed.raw))
-        sub.values[code] = parsed.value
+        _take_value(sub, ind, t.where(), grid.value(t))
+
+
+def _check_input_cells(sub: Submission, path: Path, pkg: Package, grid: _Grid, names, catalogue: Catalogue) -> None:
+    """Formulas, error values and merged cells in input cells: calamine shows none of them."""
+    by_sheet: dict[str, dict[str, str]] = {}
+    for code, where in sub.cells.items():
+        sheet, a1 = where.rsplit("!", 1)
+        by_sheet.setdefault(sheet, {})[a1] = code
+    for sheet, cells in by_sheet.items():
+        for a1, facts in cell_facts(path, pkg, sheet, set(cells)).items():
+            code = cells[a1]
+            ind = catalogue[code]
+            loc = dict(file=sub.source, unit=sub.unit, indicator=code, cell=f"{sheet}!{a1}")
+            if facts.error:
+                sub.values[code] = None
+                sub.findings = [f for f in sub.findings if not (f.indicator == code and f.cell == loc["cell"])]
+                sub.findings.append(finding("error-value", label=ind.label, error=facts.error, **loc))
+            elif facts.formula and "#REF!" in facts.formula.upper():
+                sub.values[code] = None
+                sub.findings.append(finding("error-value", label=ind.label, error="#REF! (tham chiếu hỏng)", **loc))
+            elif facts.formula:
+                why = formula_risk(facts.formula)
+                if why:
+                    sub.values[code] = None
+                    sub.findings = [f for f in sub.findings if not (f.indicator == code and f.cell == loc["cell"])]
+                    sub.findings.append(finding("formula-risky", label=ind.label, why=why,
+                                                formula=facts.formula[:200], **loc))
+                else:
+                    value = sub.values.get(code)
+                    sub.findings.append(finding("formula-in-input", label=ind.label, formula=facts.formula[:200],
+                                                value="chưa có: tệp chưa được Excel tính lại" if value is None
+                                                else value, **loc))
+    for code, where in list(sub.cells.items()):
+        t = parse_ref(where)
+        m = grid.merge_of(t) if t else None
+        if m:
+            (r1, c1), (r2, c2) = m
+            rng = f"{_col_letter(c1)}{r1 + 1}:{_col_letter(c2)}{r2 + 1}"
+            if (r1, c1) != (t.row, t.col):
+                sub.values[code] = None
+                sub.findings.append(finding("merged-input", file=sub.source, unit=sub.unit, indicator=code,
+                                            cell=where, label=catalogue[code].label, range=rng))
 
 
 def _read_narratives(sub: Submission, grid: _Grid, names: dict[str, str], catalogue: Catalogue) -> None:
     for nl in catalogue.narratives:
         t = _resolve(names, nl.name, grid, sub, sub.source)
-        rows: list[tuple[str, ...]] = []
-        if t is not None:
-            sheet = grid.sheet(t.sheet) or []
-            for r in range(t.row, min(t.row2, len(sheet) - 1) + 1):
-                cells = sheet[r][t.col:t.col2 + 1]
-                texts = tuple("" if c in ("", None) else str(_nfc(c)).strip() for c in cells)
-                if any(texts):
-                    rows.append(texts)
-        sub.narratives[nl.key] = rows
+        sub.narratives[nl.key] = _narrative_rows(sub, grid, t, nl.sheet) if t else []
+
+
+def _narrative_rows(sub: Submission, grid: _Grid, t: Target, sheet_title: str) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    removed, longest = 0, 0
+    sheet = grid.sheet(t.sheet) or []
+    for r in range(t.row, min(t.row2, len(sheet) - 1) + 1):
+        texts = []
+        for c in sheet[r][t.col:t.col2 + 1]:
+            text, n = clean_text("" if c in ("", None) else str(c))
+            removed += n
+            longest = max(longest, len(text))
+            texts.append(text[:MAX_TEXT])
+        if any(texts):
+            rows.append(tuple(texts))
+    if removed:
+        sub.findings.append(finding("text-cleaned", file=sub.source, unit=sub.unit, sheet=sheet_title, count=removed))
+    if longest > MAX_TEXT:
+        sub.findings.append(finding("text-too-long", file=sub.source, unit=sub.unit, sheet=sheet_title,
+                                    length=f"{longest:,}".replace(",", "."),
+                                    limit=f"{MAX_TEXT:,}".replace(",", ".")))
+    return rows
+
+
+def _read_by_position(sub: Submission, pkg: Package, wb: CalamineWorkbook, catalogue: Catalogue | None) -> Submission:
+    """.xls and .ods carry no names we can read safely: accept them when the data sheet has the
+    standard template's labels at the standard places (the meaning is then certain)."""
+    from .template import layout_rows
+
+    fmt = ".ods" if pkg.kind == "ods" else ".xls"
+    sub.sheets = list(wb.sheet_names)
+    grid = _Grid(wb, {L.DATA_SHEET: 200})
+    rows = grid.sheet(L.DATA_SHEET)
+    if rows is None:
+        sub.findings.append(finding("not-a-template", file=sub.source, name=f"trang “{L.DATA_SHEET}”"))
+        return sub
+    at = lambda r, c: _meta_text(rows[r][c]) if r < len(rows) and c < len(rows[r]) else ""  # noqa: E731
+    sub.unit, sub.period, sub.catalogue = at(4, 2), at(5, 2), at(6, 2)
+    sub.is_total = at(7, 2) == L.KIND_TOTAL
+    try:
+        catalogue = catalogue or load_catalogue(sub.catalogue)
+    except CatalogueError:
+        sub.findings.append(finding("not-a-template", file=sub.source, name=L.NAME_CATALOG))
+        return sub
+    _, placed = layout_rows(catalogue)
+    matches = sum(1 for code, ir in placed.items() if _same_label(at(ir.row - 1, 1), catalogue[code].label))
+    if matches < 0.9 * len(placed):
+        sub.findings.append(finding("not-a-template", file=sub.source, name="(nhãn chỉ tiêu không khớp vị trí)"))
+        return sub
+    sub.findings.append(finding("legacy-format", file=sub.source, unit=sub.unit, fmt=fmt))
+    for code, ir in placed.items():
+        where = f"{L.DATA_SHEET}!D{ir.row}"
+        sub.cells[code] = where
+        sub.labels[code] = at(ir.row - 1, 1)
+        _take_value(sub, catalogue[code], where, rows[ir.row - 1][3] if ir.row - 1 < len(rows) and len(rows[ir.row - 1]) > 3 else None)
+    for nl in catalogue.narratives:
+        t = Target(nl.sheet, 1, 3, len(nl.columns), 3 + L.NARRATIVE_ROWS + 200)
+        grid.rows_needed[nl.sheet] = t.row2
+        sub.narratives[nl.key] = _narrative_rows(sub, grid, t, nl.sheet) if grid.sheet(nl.sheet) is not None else []
+    return sub
+
+
+def _same_label(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 def read_named_values(path: str | Path, keys) -> dict[str, object]:
     """Values of a few workbook-level names (e.g. BATN_SENT in a consolidated workbook); missing ones are None."""
     try:
-        _sheets, names, _hidden = _workbook_names(Path(path))
-        grid = _Grid(CalamineWorkbook.from_path(str(path)))
+        names = open_package(Path(path)).names
+        grid = _Grid(CalamineWorkbook.from_path(str(path)), _rows_needed(names))
     except Exception:
         return {k: None for k in keys}
     out = {}

@@ -1,0 +1,416 @@
+"""Benchmark: batn's read + validate + consolidate against what a user would write by hand.
+
+    python scripts/bench_consolidate.py --units 1000
+    python scripts/bench_consolidate.py --units 1000 --workdir /tmp/bench --reuse --json
+
+It builds a realistic province (one Tỉnh Đoàn, about N/25 Đoàn cơ sở, the rest
+chi đoàn under them), writes the units CSV and N filled unit workbooks (every
+unit but the root sends one; `write_template` + `batn.demo.sample_values`, on
+--workers processes), then measures, each in a fresh subprocess of this
+script so that peak memory figures do not mix:
+
+  batn      batn.pipeline.consolidate_inbox: read every file by defined name,
+            validate (structure, rules, period, catalogue, unit), roll the tree up;
+  openpyxl  the baseline a user would write: load_workbook(data_only=True) per
+            file, each indicator cell through wb.defined_names[code], summed;
+  calamine  the floor: python-calamine reads the "Số liệu" sheet and picks the
+            cells at coordinates computed once from the template layout, summed.
+
+Seconds exclude interpreter start-up and imports; peak MB is the process's
+ru_maxrss (so it includes the imports; "imports MB" is the peak just before the
+work starts). Nothing is asserted; the totals of the three approaches are
+checksummed and compared (they must match: the same files are read).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, time as dtime, timedelta
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+UNITS_CSV = "don_vi.csv"
+INBOX = "inbox"
+APPROACHES = ("batn", "openpyxl", "calamine")
+LABELS = {
+    "batn": "batn consolidate_inbox",
+    "openpyxl": "openpyxl load_workbook (baseline)",
+    "calamine": "python-calamine cells (floor)",
+}
+
+
+def peak_mb() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / (1024 * 1024) if sys.platform == "darwin" else r / 1024   # bytes on macOS, KiB on Linux
+
+
+def vmhwm_mb() -> float | None:
+    """Linux: this process image's own peak RSS (reset by execve, unlike ru_maxrss)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def checksum(totals: dict[str, float | int | None]) -> tuple[str, int | float]:
+    """Order-independent digest of code -> total; 2.0 and 2 digest alike."""
+    norm = {}
+    for code, v in totals.items():
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        norm[code] = v
+    blob = json.dumps(sorted(norm.items()), ensure_ascii=True).encode()
+    grand = sum(v for v in norm.values() if isinstance(v, (int, float)))
+    return hashlib.sha256(blob).hexdigest()[:12], grand
+
+
+# ---------------------------------------------------------------- the province and its files
+
+def build_units(n: int) -> list[tuple[str, str, str, str]]:
+    """(code, name, parent, level): 1 root, ~n/25 mid-level units, the rest leaves; n units send files."""
+    n = max(1, n)
+    n_mid = max(1, round(n / 25))
+    n_leaf = n - n_mid
+    units = [("TD", "Tỉnh Đoàn Thử nghiệm", "", "Tỉnh Đoàn")]
+    mids = [f"DCS_{i:03d}" for i in range(1, n_mid + 1)]
+    for i, code in enumerate(mids, start=1):
+        units.append((code, f"Đoàn cơ sở số {i}", "TD", "Đoàn cơ sở"))
+    per_mid: dict[str, int] = {m: 0 for m in mids}
+    for j in range(n_leaf):
+        m = mids[j % n_mid]
+        per_mid[m] += 1
+        units.append((f"CD_{m[4:]}_{per_mid[m]:02d}", f"Chi đoàn {per_mid[m]} thuộc Đoàn cơ sở số {int(m[4:])}",
+                      m, "Chi đoàn"))
+    return units
+
+
+_G: dict = {}
+
+
+def _init_worker(catalog: str, period: str) -> None:
+    from batn.catalogue import load_catalogue
+    from batn.pipeline import load_period
+
+    _G["cat"], _G["period"] = load_catalogue(catalog), load_period(period)
+
+
+def _write_one(task) -> str:
+    from batn.demo import sample_narratives, sample_values
+    from batn.model import Unit
+    from batn.xlsx.template import write_template
+
+    idx, (code, name, parent, level), has_children, path, seed, mtime = task
+    rng = random.Random(seed * 1_000_003 + idx)
+    size = rng.randint(3, 10) if has_children else rng.randint(8, 40)
+    unit = Unit(code, name, parent or None, level=level)
+    write_template(path, _G["cat"], unit, _G["period"], values=sample_values(_G["cat"], rng, size),
+                   narratives=sample_narratives(rng, name), has_children=has_children)
+    ts = mtime + rng.randint(0, 3000) * 60       # on time: before the deadline
+    os.utime(path, (ts, ts))
+    return path
+
+
+def generate(workdir: Path, n: int, catalog: str, period_id: str, seed: int, workers: int) -> dict:
+    import multiprocessing as mp
+
+    from batn.catalogue import load_catalogue
+    from batn.model import Unit, UnitTree
+    from batn.pipeline import load_period
+    from batn.units import write_units_csv
+    from batn.xlsx.template import COL_VALUE, layout_rows
+
+    cat, period = load_catalogue(catalog), load_period(period_id)
+    units = build_units(n)
+    tree = UnitTree(Unit(c, nm, p or None, level=lv) for c, nm, p, lv in units)
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_units_csv(tree, workdir / UNITS_CSV)
+    inbox = workdir / INBOX
+    inbox.mkdir(exist_ok=True)
+
+    deadline = period.deadline_for("") or period.end
+    mtime = datetime.combine(deadline - timedelta(days=3), dtime(9, 30)).timestamp()
+    tasks = []
+    for idx, u in enumerate(units[1:]):          # the root consolidates; it sends nothing
+        path = str(inbox / f"BaoCao_3TN_{period.id}_{u[0]}.xlsx")
+        tasks.append((idx, u, bool(tree.children[u[0]]), path, seed, mtime))
+
+    t0 = time.perf_counter()
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    done = 0
+    with ctx.Pool(max(1, workers), initializer=_init_worker, initargs=(catalog, period_id)) as pool:
+        for _ in pool.imap_unordered(_write_one, tasks, chunksize=8):
+            done += 1
+            if done % 100 == 0 or done == len(tasks):
+                print(f"  generated {done}/{len(tasks)}", file=sys.stderr, flush=True)
+    seconds = time.perf_counter() - t0
+
+    _, placed = layout_rows(cat)
+    from batn import layout as L
+
+    manifest = {
+        "units": n, "catalog": catalog, "period": period_id, "seed": seed,
+        "tree": {"root": 1, "mid": sum(1 for u in units if u[3] == "Đoàn cơ sở"),
+                 "leaves": sum(1 for u in units if u[3] == "Chi đoàn")},
+        "files": sorted(Path(t[3]).name for t in tasks),
+        "sheet": L.DATA_SHEET,
+        "codes": cat.codes,
+        # 0-based (row, col) of every indicator's input cell, for the calamine floor
+        "cells": {code: [ir.row - 1, COL_VALUE - 1] for code, ir in placed.items()},
+        "generate": {"files": len(tasks), "seconds": seconds, "workers": workers},
+    }
+    (workdir / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    return manifest
+
+
+def reusable(workdir: Path, n: int, catalog: str, period: str, seed: int) -> dict | None:
+    try:
+        m = json.loads((workdir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (m.get("units"), m.get("catalog"), m.get("period"), m.get("seed")) != (n, catalog, period, seed):
+        return None
+    inbox = workdir / INBOX
+    if sorted(p.name for p in inbox.glob("*.xlsx")) != m["files"] or not (workdir / UNITS_CSV).is_file():
+        return None
+    return m
+
+
+def clear_previous(workdir: Path) -> None:
+    """Remove the files an earlier run of this script wrote (only those), refuse anything else."""
+    inbox = workdir / INBOX
+    if not inbox.is_dir():
+        return
+    try:
+        ours = set(json.loads((workdir / MANIFEST).read_text(encoding="utf-8"))["files"])
+    except (OSError, ValueError, KeyError):
+        ours = set()
+    foreign = [p.name for p in inbox.iterdir() if p.name not in ours]
+    if foreign:
+        sys.exit(f"{inbox} holds files this script did not write ({', '.join(foreign[:5])}...); "
+                 "use another --workdir")
+    for name in ours:
+        (inbox / name).unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- measurements (run in a subprocess)
+
+def measure(which: str, workdir: Path, catalog: str, period_id: str) -> dict:
+    m = json.loads((workdir / MANIFEST).read_text(encoding="utf-8"))
+    inbox = workdir / INBOX
+    extra: dict = {}
+    if which == "batn":
+        from batn.catalogue import load_catalogue
+        from batn.model import Severity
+        from batn.pipeline import consolidate_inbox, load_period
+        from batn.units import load_units
+
+        imports = peak_mb()
+        t0 = time.perf_counter()
+        tree = load_units(workdir / UNITS_CSV)
+        cat, period = load_catalogue(catalog), load_period(period_id)
+        deadline = period.deadline_for("") or period.end
+        as_of = datetime.combine(deadline + timedelta(days=5), dtime(8, 0))
+        cons = consolidate_inbox(inbox, tree, cat, period, as_of=as_of)
+        seconds = time.perf_counter() - t0
+        totals = dict(cons.totals)
+        files = sum(1 for u in cons.units.values() if u.submission is not None) + \
+            sum(len(u.ignored) for u in cons.units.values())
+        extra = {"errors": sum(f.severity == Severity.ERROR for f in cons.findings),
+                 "warnings": sum(f.severity == Severity.WARNING for f in cons.findings)}
+    elif which == "openpyxl":
+        from openpyxl import load_workbook
+
+        imports = peak_mb()
+        t0 = time.perf_counter()
+        codes = m["codes"]
+        totals = {c: 0 for c in codes}
+        paths = sorted(inbox.glob("*.xlsx"))
+        for p in paths:
+            wb = load_workbook(p, data_only=True)
+            for code in codes:
+                for sheet, coord in wb.defined_names[code].destinations:
+                    v = wb[sheet][coord].value
+                    if isinstance(v, (int, float)):
+                        totals[code] += v
+            wb.close()
+        seconds = time.perf_counter() - t0
+        files = len(paths)
+    elif which == "calamine":
+        from python_calamine import CalamineWorkbook
+
+        imports = peak_mb()
+        t0 = time.perf_counter()
+        cells = [(code, r, c) for code, (r, c) in m["cells"].items()]
+        totals = {code: 0 for code, _, _ in cells}
+        sheet = m["sheet"]
+        paths = sorted(inbox.glob("*.xlsx"))
+        for p in paths:
+            rows = CalamineWorkbook.from_path(str(p)).get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            for code, r, c in cells:
+                v = rows[r][c]
+                if isinstance(v, (int, float)):
+                    totals[code] += v
+        seconds = time.perf_counter() - t0
+        files = len(paths)
+    else:
+        raise SystemExit(f"unknown --measure {which}")
+    digest, grand = checksum(totals)
+    return {"approach": which, "files": files, "seconds": seconds, "files_per_s": files / seconds if seconds else 0,
+            "peak_mb": peak_mb(), "vmhwm_mb": vmhwm_mb(), "imports_mb": imports, "checksum": digest,
+            "grand_total": grand, **extra}
+
+
+def run_step(step: str, args, workdir: Path) -> dict:
+    """Run one step in a fresh interpreter; it prints one JSON line.
+
+    Linux keeps ru_maxrss across execve, so a child starts from its parent's
+    peak: this parent therefore imports nothing heavy (no batn, no openpyxl)
+    and generation runs in a child too.
+    """
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--workdir", str(workdir),
+           "--catalog", args.catalog, "--period", args.period]
+    if step == "generate":
+        cmd += ["--generate-only", "--units", str(args.units), "--seed", str(args.seed),
+                "--workers", str(args.workers)]
+    else:
+        cmd += ["--measure", step]
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)   # progress goes to our stderr
+    if res.returncode != 0:
+        sys.exit(f"step {step} failed (exit {res.returncode})")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- main
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()}
+    for pkg in ("batn", "openpyxl", "python-calamine"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "?"
+    return out
+
+
+def print_table(manifest: dict, results: dict[str, dict], gen: dict, workdir: Path, env: dict) -> None:
+    t = manifest["tree"]
+    print(f"batn consolidation benchmark: {manifest['generate']['files']} workbooks "
+          f"(catalogue {manifest['catalog']}, period {manifest['period']}); tree 1 root + {t['mid']} mid-level "
+          f"+ {t['leaves']} leaves; workdir {workdir}")
+    print(f"Python {env['python']} on {env['cpus']} CPUs ({env['machine']}); batn {env['batn']}, "
+          f"openpyxl {env['openpyxl']}, python-calamine {env['python-calamine']}")
+    if gen.get("reused"):
+        print(f"generate: reused {gen['files']} files (first written at "
+              f"{gen['files'] / gen['seconds']:.1f} templates/s on {gen['workers']} processes)")
+    else:
+        print(f"generate: {gen['files']} templates in {gen['seconds']:.1f} s = "
+              f"{gen['files'] / gen['seconds']:.1f} templates/s ({gen['workers']} processes)")
+    print()
+    head = (f"{'approach':<36} {'files':>6} {'seconds':>8} {'files/s':>9} {'peak MB':>8} {'imports MB':>11} "
+            f"{'VmHWM MB':>9}  checksum")
+    print(head)
+    print("-" * len(head))
+    for a in APPROACHES:
+        r = results[a]
+        print(f"{LABELS[a]:<36} {r['files']:>6} {r['seconds']:>8.2f} {r['files_per_s']:>9.1f} "
+              f"{r['peak_mb']:>8.1f} {r['imports_mb']:>11.1f} {r.get('vmhwm_mb') or 0:>9.1f}  {r['checksum']}")
+    b, o, c = results["batn"], results["openpyxl"], results["calamine"]
+    print(f"(peak MB = ru_maxrss of a fresh subprocess per approach; it cannot read below this launcher's "
+          f"{env['launcher_mb']:.1f} MB, which Linux carries across execve. VmHWM = /proc peak of the child alone.)")
+    print()
+    print(f"batn / openpyxl: {b['files_per_s'] / o['files_per_s']:.2f}x files/s, "
+          f"{b['peak_mb'] / o['peak_mb']:.2f}x peak memory")
+    print(f"batn / calamine: {b['files_per_s'] / c['files_per_s']:.2f}x files/s, "
+          f"{b['peak_mb'] / c['peak_mb']:.2f}x peak memory")
+    print(f"batn findings on these files: {b.get('errors', '?')} lỗi, {b.get('warnings', '?')} cảnh báo")
+    match = len({r["checksum"] for r in results.values()}) == 1
+    sums = ", ".join(f"{a} {results[a]['checksum']}" for a in APPROACHES)
+    print(f"totals checksum: {'MATCH' if match else 'MISMATCH'} ({sums}; grand total {b['grand_total']:,})")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--units", type=int, default=1000, help="workbooks to generate and read (default 1000)")
+    ap.add_argument("--workdir", type=Path, help="where the units CSV and workbooks go (default: a temp dir, removed)")
+    ap.add_argument("--reuse", action="store_true", help="reuse the workbooks already in --workdir if they match")
+    ap.add_argument("--catalog", default="3tn-2024")
+    ap.add_argument("--period", default="2024")
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--workers", type=int, default=2, help="processes generating workbooks (default 2)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per approach; best time, highest peak (default 1)")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--measure", choices=APPROACHES, help=argparse.SUPPRESS)   # internal: one measurement
+    ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)  # internal
+    args = ap.parse_args(argv)
+
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.workdir, args.catalog, args.period)))
+        return
+    if args.generate_only:
+        m = generate(args.workdir, args.units, args.catalog, args.period, args.seed, args.workers)
+        print(json.dumps(m["generate"]))
+        return
+
+    launcher_mb = peak_mb()   # the floor every child's ru_maxrss starts from
+    temp = args.workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="batn-bench-")) if temp else args.workdir.resolve()
+    try:
+        manifest = reusable(workdir, args.units, args.catalog, args.period, args.seed) if args.reuse else None
+        if manifest:
+            gen = {**manifest["generate"], "reused": True}
+            print(f"reusing {len(manifest['files'])} workbooks in {workdir}", file=sys.stderr)
+        else:
+            clear_previous(workdir)
+            print(f"generating {args.units} workbooks in {workdir} ...", file=sys.stderr)
+            run_step("generate", args, workdir)
+            manifest = json.loads((workdir / MANIFEST).read_text(encoding="utf-8"))
+            gen = {**manifest["generate"], "reused": False}
+        results: dict[str, dict] = {}
+        for a in APPROACHES:
+            runs = []
+            for i in range(max(1, args.repeat)):
+                print(f"measuring {a} ({i + 1}/{max(1, args.repeat)}) ...", file=sys.stderr)
+                runs.append(run_step(a, args, workdir))
+            best = min(runs, key=lambda r: r["seconds"])
+            results[a] = {**best, "peak_mb": max(r["peak_mb"] for r in runs),
+                          "vmhwm_mb": max((r.get("vmhwm_mb") or 0) for r in runs) or None}
+        env = {**versions(), "launcher_mb": launcher_mb}
+        if args.json:
+            b, o, c = results["batn"], results["openpyxl"], results["calamine"]
+            print(json.dumps({
+                "units": args.units, "catalog": args.catalog, "period": args.period,
+                "tree": manifest["tree"], "workdir": str(workdir), "environment": env,
+                "generate": {**gen, "templates_per_s": gen["files"] / gen["seconds"]},
+                "results": results,
+                "ratios": {"batn_over_openpyxl_files_per_s": b["files_per_s"] / o["files_per_s"],
+                           "batn_over_calamine_files_per_s": b["files_per_s"] / c["files_per_s"],
+                           "batn_over_openpyxl_peak_mb": b["peak_mb"] / o["peak_mb"],
+                           "batn_over_calamine_peak_mb": b["peak_mb"] / c["peak_mb"]},
+                "checksums_match": len({r["checksum"] for r in results.values()}) == 1,
+            }, ensure_ascii=False, indent=2))
+        else:
+            print_table(manifest, results, gen, workdir, env)
+    finally:
+        if temp:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
