@@ -8,6 +8,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from . import layout as L
 from .findings import finding
 from .model import Catalogue, Finding, Submission, UnitTree
 
@@ -26,7 +27,10 @@ def _fmt(v: object) -> str:
         v = int(v)
     if isinstance(v, int):
         return f"{v:,}".replace(",", ".")
-    return str(v).replace(".", ",") if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        whole, _, frac = f"{v:,.6f}".rstrip("0").partition(".")
+        return whole.replace(",", ".") + ("," + frac if frac else "")
+    return str(v)
 
 
 def check_values(sub: Submission, catalogue: Catalogue) -> list[Finding]:
@@ -79,13 +83,16 @@ def check_structure(sub: Submission, catalogue: Catalogue) -> list[Finding]:
 
 def check_expectation(sub: Submission, expect: Expectation) -> list[Finding]:
     out: list[Finding] = []
+    at = sub.meta_cells.get
     if expect.period and sub.period and sub.period != expect.period:
-        out.append(finding("wrong-period", file=sub.source, unit=sub.unit, found=sub.period, expected=expect.period))
+        out.append(finding("wrong-period", file=sub.source, unit=sub.unit, cell=at(L.NAME_PERIOD, ""),
+                           found=sub.period, expected=expect.period))
     if expect.catalogue and sub.catalogue and sub.catalogue != expect.catalogue:
-        out.append(finding("wrong-catalogue", file=sub.source, unit=sub.unit, found=sub.catalogue,
-                           expected=expect.catalogue))
+        out.append(finding("wrong-catalogue", file=sub.source, unit=sub.unit, cell=at(L.NAME_CATALOG, ""),
+                           found=sub.catalogue, expected=expect.catalogue))
     if expect.units is not None and sub.unit and sub.unit not in expect.units:
-        out.append(finding("unknown-unit", file=sub.source, unit=sub.unit, found=sub.unit))
+        out.append(finding("unknown-unit", file=sub.source, unit=sub.unit, cell=at(L.NAME_UNIT, ""),
+                           found=sub.unit))
     return out
 
 

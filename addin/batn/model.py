@@ -226,6 +226,7 @@ class Submission:
     sha256: str = ""
     received: float = 0.0                               # POSIX time the file was received (mtime)
     cells: dict[str, str] = field(default_factory=dict)  # code -> "Sheet!D12"
+    meta_cells: dict[str, str] = field(default_factory=dict)  # BATN_UNIT/PERIOD/CATALOG -> "Sheet!C5"
     findings: list[Finding] = field(default_factory=list)  # found while reading
     is_total: bool = False                              # a total for the unit's whole subtree
     labels: dict[str, str] = field(default_factory=dict)  # code -> row label found beside the cell

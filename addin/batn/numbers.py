@@ -30,6 +30,13 @@ _AMBIGUOUS = re.compile(r"^[+-]?\d{1,3},\d{3}$")                     # 1,644
 _EN_DECIMAL = re.compile(r"^[+-]?\d+\.\d{1,2}$|^[+-]?\d+\.\d{4,}$")  # 1.5, 12.25 (dot not grouping 3)
 
 
+# "5 triệu", "500 nghìn", "2 tỷ": the word after the number scales it; the meaning is certain.
+_MAGNITUDE = {"nghìn": 1_000, "ngàn": 1_000, "k": 1_000, "triệu": 1_000_000, "tr": 1_000_000,
+              "tỷ": 1_000_000_000, "tỉ": 1_000_000_000}
+# Words that scale a number in ways we do not try to read ("5 trăm", "3 chục").
+_UNREAD_MAGNITUDE = {"trăm", "chục", "vạn"}
+
+
 @dataclass(frozen=True)
 class Parsed:
     value: float | int | None   # None when blank or unreadable
@@ -46,7 +53,7 @@ def parse_figure(cell: object) -> Parsed:
     if cell is None:
         return Parsed(None)
     if isinstance(cell, bool):
-        return Parsed(None, "boolean-in-number", str(cell))
+        return Parsed(None, "boolean-in-number", "ĐÚNG" if cell else "SAI")
     if isinstance(cell, (int, float)):
         if isinstance(cell, float) and (math.isnan(cell) or math.isinf(cell)):
             return Parsed(None, "not-a-number", str(cell))
@@ -59,7 +66,20 @@ def parse_figure(cell: object) -> Parsed:
     m = _WITH_UNIT.match(_SPACES.sub(" ", text))
     if not m:
         return Parsed(None, "not-a-number", text)
-    num = m.group(1)
+    num, suffix = m.group(1), (m.group(2) or "").strip().casefold()
+    first = suffix.split(" ", 1)[0].rstrip(".") if suffix else ""
+    if first in _UNREAD_MAGNITUDE:
+        return Parsed(None, "not-a-number", text)
+    scale = _MAGNITUDE.get(first, 1)
+    parsed = _number(num, text)
+    if scale == 1 or parsed.value is None:
+        return parsed
+    if " " in suffix and suffix.split(" ", 1)[1].split(" ", 1)[0] in {*_MAGNITUDE, *_UNREAD_MAGNITUDE}:
+        return Parsed(None, "not-a-number", text)      # "1 tỷ 540 triệu": type the whole number
+    return Parsed(_whole(round(parsed.value * scale, 6)), raw=text)
+
+
+def _number(num: str, text: str) -> Parsed:
     if _PLAIN.match(num):
         return Parsed(int(num), raw=text)
     if _THOUSANDS_DOT.match(num) or _THOUSANDS_COMMA.match(num):

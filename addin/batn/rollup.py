@@ -75,8 +75,9 @@ def _add(a: float | int | None, b: float | int | None) -> float | int | None:
 
 
 def _usable(sub: Submission, catalogue: Catalogue) -> dict[str, float | int | None]:
-    """Figures that count: unreadable cells are already None; negative or fractional ones are left out."""
-    bad = {f.indicator for f in sub.findings if f.kind in ("negative", "fractional")}
+    """Figures that count: unreadable cells are already None; negative or fractional ones, and those
+    read through a name moved onto another indicator's row, are left out."""
+    bad = {f.indicator for f in sub.findings if f.kind in ("negative", "fractional", "name-moved")}
     return {c: (None if c in bad else sub.values.get(c)) for c in catalogue.codes}
 
 

@@ -58,6 +58,8 @@ def _col_letter(i: int) -> str:
 
 
 def parse_ref(text: str) -> Target | None:
+    if "#REF" in text.upper():     # what Excel leaves in a name whose sheet or cells were deleted
+        return None
     m = _REF.match(text.strip())
     if not m:
         return None
@@ -100,6 +102,7 @@ class _Grid:
         self.rows_needed = rows_needed or {}
         self.cache: dict[str, list[list]] = {}
         self.merged: dict[str, list] = {}
+        self.reported: set[str] = set()   # sheets already reported missing or broken
 
     def sheet(self, name: str) -> list[list] | None:
         if name not in self.cache:
@@ -166,6 +169,10 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Sub
 
     names = pkg.names
     _read_metadata(sub, grid, names, name)
+    if any(f.kind in ("not-a-template", "unreadable-file") for f in sub.findings):
+        return sub
+    if catalogue is not None and sub.catalogue and sub.catalogue != catalogue.id:
+        return sub        # made for another catalogue: the check reports it, its cells mean other things
     if catalogue is None:
         try:
             catalogue = load_catalogue(sub.catalogue) if sub.catalogue else None
@@ -216,8 +223,14 @@ def _resolve(names: dict[str, str], key: str, grid: _Grid, sub: Submission, file
                                     name=key, target=ref or "(trống)"))
         return None
     if grid.sheet(t.sheet) is None:
-        sub.findings.append(finding("sheet-missing", file=file, unit=sub.unit, indicator=fields.get("code", ""),
-                                    name=key, sheet=t.sheet))
+        if t.sheet not in grid.reported:       # one finding per sheet, not one per name
+            grid.reported.add(t.sheet)
+            if t.sheet in sub.sheets:
+                sub.findings.append(finding("unreadable-file", file=file, unit=sub.unit,
+                                            reason=f"trang “{t.sheet}” bị hỏng, không đọc được"))
+            else:
+                sub.findings.append(finding("sheet-missing", file=file, unit=sub.unit, name=key, sheet=t.sheet,
+                                            indicator=fields.get("code", "")))
         return None
     return t
 
@@ -234,9 +247,11 @@ def _read_metadata(sub: Submission, grid: _Grid, names: dict[str, str], file: st
     for key, what in L.METADATA_NAMES.items():
         t = _resolve(names, key, grid, sub, file)
         text = _meta_text(grid.value(t) if t else None)
-        if not text:
+        if not text and (t is not None or key not in names):   # a broken name was reported already
             sub.findings.append(finding("metadata-missing", file=file, what=what, name=key,
                                         cell=t.where() if t else ""))
+        if t is not None:
+            sub.meta_cells[key] = t.where()     # so findings about the unit, period or catalogue point at it
         if key == L.NAME_UNIT:
             sub.unit = text
         elif key == L.NAME_PERIOD:
