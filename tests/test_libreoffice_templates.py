@@ -163,7 +163,7 @@ def text_of(v: object) -> str:
 # ---------------------------------------------------------------- the one LibreOffice session
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def calc(tmp_path_factory):
     root = tmp_path_factory.mktemp("lo_templates")
     src = root / "src"
     src.mkdir()
@@ -199,9 +199,9 @@ def run(tmp_path_factory):
 # ---------------------------------------------------------------- round trip through Calc
 
 @pytest.mark.parametrize("which", ["bad", "clean"])
-def test_defined_names_survive_and_point_to_the_same_cells(run, which):
-    cat = run["cat"]
-    before, after = workbook_names(run["src"][which]), workbook_names(run["rt"][which])
+def test_defined_names_survive_and_point_to_the_same_cells(calc, which):
+    cat = calc["cat"]
+    before, after = workbook_names(calc["src"][which]), workbook_names(calc["rt"][which])
     required = [*cat.codes, L.NAME_UNIT, L.NAME_PERIOD, L.NAME_CATALOG, L.NAME_STATUS]
     assert not [n for n in required if n not in before], "the template itself lacks a name"
     lost = [n for n in before if n not in after]
@@ -210,22 +210,22 @@ def test_defined_names_survive_and_point_to_the_same_cells(run, which):
     assert not moved, f"LibreOffice moved defined names: {moved}"
     assert after[L.NAME_STATUS] == [(L.DATA_SHEET, "$C$9")]
     # batn's own reader locates the same cells in both files
-    a, b = read_submission(run["src"][which], cat), read_submission(run["rt"][which], cat)
+    a, b = read_submission(calc["src"][which], cat), read_submission(calc["rt"][which], cat)
     assert a.cells == b.cells and len(b.cells) == len(cat.codes)
     assert a.sheets == b.sheets
 
 
 @pytest.mark.parametrize("which", ["bad", "clean"])
-def test_values_read_back_equal_what_was_written(run, which):
-    cat, written = run["cat"], run["values"][which]
-    sub = read_submission(run["rt"][which], cat)
+def test_values_read_back_equal_what_was_written(calc, which):
+    cat, written = calc["cat"], calc["values"][which]
+    sub = read_submission(calc["rt"][which], cat)
     assert sub.findings == []
     assert (sub.unit, sub.period, sub.catalogue, sub.is_total) == (UNIT.code, PERIOD, CATALOG, False)
     assert sub.values == written
     assert all(type(v) is int for v in sub.values.values())
     assert sub.narratives == {k: [tuple(r) for r in rows] for k, rows in NARRATIVES.items()}
     # a second reader, by defined name, agrees
-    wb = load_workbook(run["rt"][which], data_only=True)
+    wb = load_workbook(calc["rt"][which], data_only=True)
     try:
         for code in cat.codes:
             [(sheet, coord)] = wb.defined_names[code].destinations
@@ -234,9 +234,9 @@ def test_values_read_back_equal_what_was_written(run, which):
         wb.close()
 
 
-def test_status_cells_recalculated_by_libreoffice(run):
-    placed = run["placed"]
-    rows = sheet_rows(run["rt"]["bad"])
+def test_status_cells_recalculated_by_libreoffice(calc):
+    placed = calc["placed"]
+    rows = sheet_rows(calc["rt"]["bad"])
     assert cell(rows, 9, 3) == "Số lỗi: 1"
     assert cell(rows, 9, 4) == "Số cảnh báo: 1"
     wrong, warned = placed["TT_DOANVIEN"].row, placed["TK_HOINGHI_LUOT"].row
@@ -247,7 +247,7 @@ def test_status_cells_recalculated_by_libreoffice(run):
               if ir.row not in (wrong, warned) and cell(rows, ir.row, COL_CHECK) not in ("", None)}
     assert not others, f"unexpected check messages: {others}"
     # the status cell found through its defined name, by openpyxl
-    wb = load_workbook(run["rt"]["bad"], data_only=True)
+    wb = load_workbook(calc["rt"]["bad"], data_only=True)
     try:
         [(sheet, coord)] = wb.defined_names[L.NAME_STATUS].destinations
         assert wb[sheet][coord].value == "Số lỗi: 1"
@@ -256,30 +256,30 @@ def test_status_cells_recalculated_by_libreoffice(run):
         wb.close()
 
 
-def test_clean_file_has_no_errors_after_recalculation(run):
-    rows = sheet_rows(run["rt"]["clean"])
+def test_clean_file_has_no_errors_after_recalculation(calc):
+    rows = sheet_rows(calc["rt"]["clean"])
     assert cell(rows, 9, 3) == "Số lỗi: 0"
     assert cell(rows, 9, 4) == "Số cảnh báo: 0"
-    assert all(cell(rows, ir.row, COL_CHECK) in ("", None) for ir in run["placed"].values())
+    assert all(cell(rows, ir.row, COL_CHECK) in ("", None) for ir in calc["placed"].values())
 
 
-def test_validate_round_tripped_file(run):
-    [bad, clean] = validate_files([run["rt"]["bad"], run["rt"]["clean"]], EXPECT)
+def test_validate_round_tripped_file(calc):
+    [bad, clean] = validate_files([calc["rt"]["bad"], calc["rt"]["clean"]], EXPECT)
     got = sorted((f.kind, f.severity, f.indicator, f.cell) for f in bad.findings)
     assert got == sorted([
-        ("rule-le", Severity.ERROR, "TT_DOANVIEN", f"{L.DATA_SHEET}!D{run['placed']['TT_DOANVIEN'].row}"),
+        ("rule-le", Severity.ERROR, "TT_DOANVIEN", f"{L.DATA_SHEET}!D{calc['placed']['TT_DOANVIEN'].row}"),
         ("rule-ge_both", Severity.WARNING, "TK_HOINGHI_LUOT",
-         f"{L.DATA_SHEET}!D{run['placed']['TK_HOINGHI_LUOT'].row}"),
+         f"{L.DATA_SHEET}!D{calc['placed']['TK_HOINGHI_LUOT'].row}"),
     ]), [f.message for f in bad.findings]
     assert clean.findings == [], [f.message for f in clean.findings]
     # same messages as for the file before LibreOffice touched it
-    [orig] = validate_files([run["src"]["bad"]], EXPECT)
+    [orig] = validate_files([calc["src"]["bad"]], EXPECT)
     assert [f.message for f in orig.findings] == [f.message for f in bad.findings]
 
 
-def test_libreoffice_keeps_the_guards(run):
+def test_libreoffice_keeps_the_guards(calc):
     """Protection, input validation and the hidden helper columns survive a save in Calc."""
-    wb = load_workbook(run["rt"]["bad"])
+    wb = load_workbook(calc["rt"]["bad"])
     try:
         ws = wb[L.DATA_SHEET]
         assert ws.protection.sheet
@@ -288,9 +288,9 @@ def test_libreoffice_keeps_the_guards(run):
         assert {7, 8} <= hidden
         dv = [d for d in ws.data_validations.dataValidation if d.type == "whole"]
         assert len(dv) == 1
-        uncovered = [c for c, ir in run["placed"].items() if f"D{ir.row}" not in dv[0].sqref]
+        uncovered = [c for c, ir in calc["placed"].items() if f"D{ir.row}" not in dv[0].sqref]
         assert not uncovered, f"input cells left without validation: {uncovered}"
-        assert ws[f"D{run['placed']['TT_DOANVIEN'].row}"].protection.locked is False
+        assert ws[f"D{calc['placed']['TT_DOANVIEN'].row}"].protection.locked is False
     finally:
         wb.close()
 
@@ -299,14 +299,14 @@ def test_libreoffice_keeps_the_guards(run):
 
 @pytest.mark.parametrize("case", list(RULE_CASES))
 @pytest.mark.parametrize("op", OPS)
-def test_check_formula_agrees_with_python(run, op, case):
-    cat, placed = run["cat"], run["placed"]
+def test_check_formula_agrees_with_python(calc, op, case):
+    cat, placed = calc["cat"], calc["placed"]
     v, o = RULE_CASES[case]
-    lo_rows = sheet_rows(run["rt"][f"case_{case}"])
+    lo_rows = sheet_rows(calc["rt"][f"case_{case}"])
     # batn's whole Python path (reader + checks) on the file as written and as Calc saved it
     py = {}
     for label in ("src", "rt"):
-        sub = read_submission(run[label][f"case_{case}"], cat)
+        sub = read_submission(calc[label][f"case_{case}"], cat)
         findings = check_submission(sub, cat, EXPECT)
         py[label] = {f.indicator: f for f in reversed(findings)}   # first finding per indicator wins
     holders = [i for i in cat.indicators if i.rules and i.rules[0].op == op]
@@ -328,10 +328,10 @@ def test_check_formula_agrees_with_python(run, op, case):
 
 # ---------------------------------------------------------------- print and other formats
 
-def test_pdf_is_a4_with_vietnamese_text(run):
+def test_pdf_is_a4_with_vietnamese_text(calc):
     if shutil.which("pdfinfo") is None or shutil.which("pdftotext") is None:
         pytest.skip("pdfinfo/pdftotext (poppler-utils) not installed")
-    pdf = run["pdf"]
+    pdf = calc["pdf"]
     info = subprocess.run(["pdfinfo", "-f", "1", "-l", "1000", str(pdf)], capture_output=True, text=True,
                           check=True, timeout=60).stdout
     sizes = re.findall(r"Page\s+\d+\s+size:\s+([\d.]+) x ([\d.]+) pts", info)
@@ -340,7 +340,7 @@ def test_pdf_is_a4_with_vietnamese_text(run):
     for w, h in sizes:
         assert (round(float(w)), round(float(h))) == (595, 842), info
     # one page per narrative sheet and the guide, the data table on at least one
-    assert pages >= 1 + len(run["cat"].narratives) + 1
+    assert pages >= 1 + len(calc["cat"].narratives) + 1
 
     def text(*args: str) -> str:
         out = subprocess.run(["pdftotext", "-layout", "-enc", "UTF-8", *args, str(pdf), "-"],
@@ -360,10 +360,10 @@ def test_pdf_is_a4_with_vietnamese_text(run):
     assert "Kiểm tra" in header, first
 
 
-def test_ods_conversion_opens_with_calamine(run):
-    wb = CalamineWorkbook.from_path(str(run["ods"]))
+def test_ods_conversion_opens_with_calamine(calc):
+    wb = CalamineWorkbook.from_path(str(calc["ods"]))
     assert L.DATA_SHEET in wb.sheet_names
     rows = wb.get_sheet_by_name(L.DATA_SHEET).to_python(skip_empty_area=False)
     assert cell(rows, 9, 3) == "Số lỗi: 0"
-    code_row = run["placed"]["TT_CBCCVC_TRE"].row
-    assert cell(rows, code_row, COL_VALUE) == run["values"]["clean"]["TT_CBCCVC_TRE"]
+    code_row = calc["placed"]["TT_CBCCVC_TRE"].row
+    assert cell(rows, code_row, COL_VALUE) == calc["values"]["clean"]["TT_CBCCVC_TRE"]
