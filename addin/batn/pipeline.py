@@ -23,7 +23,6 @@ from .resources import templates_dir
 from .rollup import Consolidation, consolidate
 from .units import load_units
 from .xlsx.reader import find_workbooks, read_named_values, read_submission
-from .xlsx.template import write_template
 
 Progress = Callable[[int, int], None]
 
@@ -43,11 +42,12 @@ def make_templates(catalogue: Catalogue, tree: UnitTree, period: Period, out_dir
     codes = [only] if only else list(tree.walk())
     if only and only not in tree:
         raise KeyError(f"Mã đơn vị '{only}' không có trong danh sách đơn vị")
+    from .xlsx.stamp import TemplateStamper
+
+    stamper = TemplateStamper(catalogue, period)
     out = []
     for i, code in enumerate(codes, start=1):
-        unit = tree[code]
-        out.append(write_template(Path(out_dir) / f"{code}.xlsx", catalogue, unit, period,
-                                  has_children=bool(tree.children[code])))
+        out.append(stamper.write(Path(out_dir) / f"{code}.xlsx", tree[code], has_children=bool(tree.children[code])))
         progress(i, len(codes))
     return out
 

@@ -288,14 +288,19 @@ def _write_narrative_sheet(wb: Workbook, nl, rows: Sequence[Sequence[object]] | 
     _protect(ws)
 
 
+def guide_heading(unit: Unit, period: Period) -> str:
+    """The unit's line on the guide sheet (one of the strings that differ between units)."""
+    deadline = period.deadline_for(unit.level)
+    return (f"Đơn vị: {unit.name} ({unit.code}) — Kỳ báo cáo: {period.label}"
+            + (f" — Hạn nộp: {deadline:%d/%m/%Y}" if deadline else ""))
+
+
 def _write_guide_sheet(wb: Workbook, catalogue: Catalogue, unit: Unit, period: Period) -> None:
     ws = wb.create_sheet(L.GUIDE_SHEET)
     ws.column_dimensions["A"].width = 110
-    deadline = period.deadline_for(unit.level)
     lines = [
         ("HƯỚNG DẪN ĐIỀN BIỂU MẪU", True),
-        (f"Đơn vị: {unit.name} ({unit.code}) — Kỳ báo cáo: {period.label}"
-         + (f" — Hạn nộp: {deadline:%d/%m/%Y}" if deadline else ""), False),
+        (guide_heading(unit, period), False),
         ("", False),
         ("1. Chỉ nhập vào các ô nền vàng. Các ô khác được khóa để giữ đúng cấu trúc biểu mẫu.", False),
         ("2. Trang “Số liệu”: mỗi chỉ tiêu nhập một số nguyên không âm (ví dụ 1644 hoặc 1.644), không kèm chữ; "
