@@ -20,7 +20,7 @@ from .periods import load_period_config, parse_period
 from .report.context import ReportInput, build_report, load_settings
 from .report.document import ReportDocument
 from .resources import templates_dir
-from .rollup import Consolidation, consolidate
+from .rollup import Consolidation, consolidate, expectation_for
 from .units import load_units
 from .xlsx.reader import find_workbooks, read_named_values, read_submission
 
@@ -84,16 +84,32 @@ def annotate_file(check: FileCheck, dst: str | Path) -> Path:
     return apply_to_xlsx(check.path, annotation_actions(check.findings), dst)
 
 
+def read_checked(path: str | Path, catalogue: Catalogue, expect: Expectation) -> Submission:
+    """Read and check one file, then drop what the roll-up no longer needs (memory stays flat)."""
+    sub = read_submission(path, catalogue)
+    sub.findings = check_submission(sub, catalogue, expect)
+    sub.labels = {}
+    sub.sheets = []
+    if not sub.is_total:          # a sent total keeps its cells: differences with children point at them
+        sub.cells = {}
+    return sub
+
+
 def consolidate_inbox(inbox: str | Path, tree: UnitTree, catalogue: Catalogue, period: Period,
                       root: str | None = None, progress: Progress = _noop,
-                      as_of: datetime | None = None) -> Consolidation:
-    """Read every workbook under `inbox` (a broken one becomes a finding) and roll the tree up."""
+                      as_of: datetime | None = None, engine: str = "local", workers: int | None = None,
+                      scheduler: str | None = None) -> Consolidation:
+    """Read every workbook under `inbox` (a broken one becomes a finding) and roll the tree up.
+
+    engine "local" reads on this machine's cores; "dask" sends the per-file read and check to a
+    Dask cluster (`scheduler` address, or a local cluster) and rolls up here."""
+    from .engines import read_many
+
     files = find_workbooks(inbox)
-    subs = []
-    for i, f in enumerate(files, start=1):
-        subs.append(read_submission(f, catalogue))
-        progress(i, len(files))
-    return consolidate(subs, tree, catalogue, period, root=root, as_of=as_of)
+    expect = expectation_for(tree, catalogue, period)
+    subs = read_many(files, catalogue, expect, engine=engine, workers=workers, scheduler=scheduler,
+                     progress=progress)
+    return consolidate(subs, tree, catalogue, period, root=root, as_of=as_of, checked=True)
 
 
 def report_input_from_workbook(path: str | Path, tree: UnitTree | None = None,

@@ -102,15 +102,22 @@ def pick_submissions(subs: Iterable[Submission], tree: UnitTree, root: str) -> t
     return by_unit, notes
 
 
+def expectation_for(tree: UnitTree, catalogue: Catalogue, period: Period) -> Expectation:
+    return Expectation(period=period.id, catalogue=catalogue.id, units=tree)
+
+
 def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Catalogue, period: Period,
-                root: str | None = None, as_of: datetime | None = None) -> Consolidation:
+                root: str | None = None, as_of: datetime | None = None, checked: bool = False) -> Consolidation:
+    """Roll the tree up. `checked=True` when each submission's findings already hold the checks
+    against `expectation_for(tree, catalogue, period)` (files read and checked in worker processes)."""
     root = root or tree.root
     sub_tree = tree.subtree(root)
-    expect = Expectation(period=period.id, catalogue=catalogue.id, units=tree)
+    expect = expectation_for(tree, catalogue, period)
     all_subs = list(submissions)
     findings: list[Finding] = []
     for s in all_subs:
-        s.findings = check_submission(s, catalogue, expect)
+        if not checked:
+            s.findings = check_submission(s, catalogue, expect)
         findings.extend(s.findings)
     # A file for the wrong period or catalogue is reported but never summed.
     wrong = {"wrong-period", "wrong-catalogue", "unknown-unit", "unreadable-file", "not-a-template"}

@@ -7,6 +7,7 @@ parsed with defusedxml, so a zip bomb or an entity-expansion attack is a finding
 from __future__ import annotations
 
 import posixpath
+from functools import lru_cache
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -92,14 +93,17 @@ def check_zip_limits(z: zipfile.ZipFile) -> None:
         raise Unreadable(f"nội dung giải nén quá lớn ({_n(total)} byte, giới hạn {_n(MAX_EXPANDED_BYTES)})")
 
 
-def _refuse_doctype(z: zipfile.ZipFile) -> None:
-    """No XML part of a spreadsheet needs a DTD; one that declares entities is an attack."""
-    for name in z.namelist():
-        if name.endswith((".xml", ".rels", ".vml")):
-            with z.open(name) as f:
-                head = f.read(2048)
-            if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                raise Unreadable(f"phần “{name}” khai báo DOCTYPE/ENTITY (cấu trúc XML không an toàn), không đọc")
+UNSAFE_XML = "khai báo DOCTYPE/ENTITY (cấu trúc XML không an toàn, có thể là tấn công “bom thực thể”), không đọc"
+
+
+def _refuse_doctype(z: zipfile.ZipFile, names) -> None:
+    """No part of a spreadsheet needs a DTD; one that declares entities is an attack. The parts
+    python-calamine reads need no scan: it refuses entities itself (see reader.calamine_reason)."""
+    for name in names:
+        with z.open(name) as f:
+            head = f.read(2048)
+        if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+            raise Unreadable(f"phần “{name}” {UNSAFE_XML}")
 
 
 def _xml(z: zipfile.ZipFile, name: str):
@@ -130,8 +134,9 @@ def open_package(path: Path) -> Package:
     try:
         with zipfile.ZipFile(path) as z:
             check_zip_limits(z)
-            _refuse_doctype(z)
             members = set(z.namelist())
+            _refuse_doctype(z, [m for m in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/sharedStrings.xml")
+                                if m in members])
             if "mimetype" in members and b"opendocument.spreadsheet" in z.read("mimetype"):
                 return Package("ods")
             if "xl/workbook.xml" not in members:
@@ -160,7 +165,11 @@ def open_package(path: Path) -> Package:
     return pkg
 
 
-_CELL = re.compile(rb'<c r="([A-Z]{1,3}\d+)"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
+@lru_cache(maxsize=64)
+def _cell_pattern(columns: frozenset[str]) -> re.Pattern:
+    # Only the input columns: a template's check formulas live in other columns.
+    cols = "|".join(sorted(columns))
+    return re.compile(rb'<c r="((?:' + cols.encode() + rb')\d+)"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
 _F = re.compile(rb"<f[^>]*?(?:/>|>(.*?)</f>)", re.S)
 _V = re.compile(rb"<v>(.*?)</v>", re.S)
 
@@ -176,7 +185,8 @@ def cell_facts(path: Path, pkg: Package, sheet: str, cells: set[str]) -> dict[st
         except KeyError:
             return {}
     out: dict[str, CellFacts] = {}
-    for m in _CELL.finditer(xml):
+    columns = frozenset(re.match(r"[A-Z]+", c).group(0) for c in cells)
+    for m in _cell_pattern(columns).finditer(xml):
         ref = m.group(1).decode()
         if ref not in cells:
             continue

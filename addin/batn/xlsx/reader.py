@@ -7,6 +7,7 @@ formulas or macros. Nothing here raises for a bad file: problems become findings
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 import os
 import re
 import unicodedata
@@ -57,7 +58,9 @@ def _col_letter(i: int) -> str:
     return s
 
 
+@lru_cache(maxsize=4096)
 def parse_ref(text: str) -> Target | None:
+    """"'Số liệu'!$D$12" -> Target; None for anything that is not a plain cell or range."""
     if "#REF" in text.upper():     # what Excel leaves in a name whose sheet or cells were deleted
         return None
     m = _REF.match(text.strip())
@@ -103,12 +106,14 @@ class _Grid:
         self.cache: dict[str, list[list]] = {}
         self.merged: dict[str, list] = {}
         self.reported: set[str] = set()   # sheets already reported missing or broken
+        self.errors: dict[str, str] = {}  # sheet -> why it could not be read
 
     def sheet(self, name: str) -> list[list] | None:
         if name not in self.cache:
             try:
                 sh = self.wb.get_sheet_by_name(name)
-            except Exception:
+            except Exception as e:
+                self.errors[name] = calamine_reason(e)
                 return None
             limit = min(self.rows_needed.get(name, 200) + 1, MAX_ROWS_READ)
             rows = []
@@ -128,7 +133,9 @@ class _Grid:
         return self.cache[name]
 
     def value(self, t: Target, dc: int = 0) -> object:
-        rows = self.sheet(t.sheet)
+        rows = self.cache.get(t.sheet)
+        if rows is None:
+            rows = self.sheet(t.sheet)
         if rows is None or t.row >= len(rows) or t.col + dc >= len(rows[t.row]) or t.col + dc < 0:
             return None
         v = rows[t.row][t.col + dc]
@@ -164,7 +171,7 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Sub
         sub.findings.append(finding("unreadable-file", file=name, reason=e.strerror or str(e)))
         return sub
     except Exception as e:  # calamine's own errors for corrupt content
-        sub.findings.append(finding("unreadable-file", file=name, reason=f"nội dung hỏng ({_short(e)})"))
+        sub.findings.append(finding("unreadable-file", file=name, reason=calamine_reason(e)))
         return sub
 
     names = pkg.names
@@ -192,6 +199,14 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Sub
 
 def _short(e: Exception) -> str:
     return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+
+
+def calamine_reason(e: Exception) -> str:
+    """python-calamine's error, said for a clerk."""
+    if "entity" in str(e).lower():
+        from .package import UNSAFE_XML
+        return f"một trang tính {UNSAFE_XML}"
+    return f"nội dung hỏng ({_short(e)})"
 
 
 def _rows_needed(names: dict[str, str]) -> dict[str, int]:
@@ -226,8 +241,10 @@ def _resolve(names: dict[str, str], key: str, grid: _Grid, sub: Submission, file
         if t.sheet not in grid.reported:       # one finding per sheet, not one per name
             grid.reported.add(t.sheet)
             if t.sheet in sub.sheets:
+                why = grid.errors.get(t.sheet, "")
                 sub.findings.append(finding("unreadable-file", file=file, unit=sub.unit,
-                                            reason=f"trang “{t.sheet}” bị hỏng, không đọc được"))
+                                            reason=f"trang “{t.sheet}” bị hỏng, không đọc được"
+                                                   + (f": {why}" if why else "")))
             else:
                 sub.findings.append(finding("sheet-missing", file=file, unit=sub.unit, name=key, sheet=t.sheet,
                                             indicator=fields.get("code", "")))
@@ -341,7 +358,10 @@ def _narrative_rows(sub: Submission, grid: _Grid, t: Target, sheet_title: str) -
     for r in range(t.row, min(t.row2, len(sheet) - 1) + 1):
         texts = []
         for c in sheet[r][t.col:t.col2 + 1]:
-            text, n = clean_text("" if c in ("", None) else str(c))
+            if c == "" or c is None:
+                texts.append("")
+                continue
+            text, n = clean_text(str(c))
             removed += n
             longest = max(longest, len(text))
             texts.append(text[:MAX_TEXT])

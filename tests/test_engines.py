@@ -1,0 +1,52 @@
+"""The local process pool and the Dask engine give the same consolidation as reading in one process."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from batn.catalogue import load_catalogue
+from batn.demo import sample_values
+from batn.engines import PARALLEL_FROM
+from batn.model import Unit, UnitTree
+from batn.pipeline import consolidate_inbox, load_period
+from batn.xlsx.template import write_template
+
+N = PARALLEL_FROM + 6     # enough files for the pool to start
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory):
+    cat, period = load_catalogue("3tn-2024"), load_period("2024")
+    units = [Unit("T", "Tỉnh Đoàn", None)] + [Unit(f"M{i}", f"Đoàn khối {i}", "T") for i in range(3)]
+    units += [Unit(f"U{i:03d}", f"Chi đoàn {i}", f"M{i % 3}") for i in range(N)]
+    tree = UnitTree(units)
+    d = tmp_path_factory.mktemp("inbox")
+    rng = random.Random(11)
+    for u in units[4:]:
+        write_template(d / f"{u.code}.xlsx", cat, u, period, values=sample_values(cat, rng, 25))
+    (d / "hong.xlsx").write_bytes(b"PK\x03\x04 broken")
+    return tree, cat, period, d
+
+
+def _summary(cons):
+    return ({c: r.totals for c, r in cons.units.items()}, {c: r.status for c, r in cons.units.items()},
+            sorted((f.kind, f.file, f.cell) for f in cons.findings))
+
+
+def test_process_pool_equals_one_process(inbox):
+    tree, cat, period, d = inbox
+    one = consolidate_inbox(d, tree, cat, period, workers=1)
+    pool = consolidate_inbox(d, tree, cat, period, workers=2)
+    assert _summary(one) == _summary(pool)
+    assert one.totals["CD_HIENMAU"] > 0
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_equals_local(inbox):
+    pytest.importorskip("dask.distributed", reason="dask[distributed] not installed")
+    tree, cat, period, d = inbox
+    local = consolidate_inbox(d, tree, cat, period, workers=1)
+    dask = consolidate_inbox(d, tree, cat, period, engine="dask", workers=2)
+    assert _summary(local) == _summary(dask)
+    assert repr(local.totals) == repr(dask.totals)      # byte for byte in the consolidated values
