@@ -130,6 +130,9 @@ def consolidate(
     out_file: Path = typer.Option(..., "--out", help="Tệp tổng hợp .xlsx"),
     as_json: bool = typer.Option(False, "--json"),
     period_config: Optional[Path] = typer.Option(None, "--period-config"),
+    engine: str = typer.Option("local", "--engine", help="local (các nhân của máy này) hoặc dask"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Địa chỉ Dask scheduler, ví dụ tcp://10.0.0.5:8786"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Số tiến trình đọc tệp (mặc định: số nhân)"),
 ) -> None:
     """Tổng hợp số liệu các đơn vị; tệp hỏng được báo lỗi, không làm dừng việc tổng hợp."""
     from .tables import status_frame
@@ -142,7 +145,8 @@ def consolidate(
         if root and root not in tree:
             fail(f"Mã đơn vị '{root}' không có trong danh sách đơn vị")
         with progress_bar("Đọc báo cáo", quiet=as_json) as prog:
-            cons = pipeline.consolidate_inbox(inbox, tree, cat, per, root=root, progress=prog)
+            cons = pipeline.consolidate_inbox(inbox, tree, cat, per, root=root, progress=prog, engine=engine,
+                                              workers=workers, scheduler=scheduler)
         write_consolidated(cons, out_file)
     n_err = sum(f.severity == Severity.ERROR for f in cons.findings)
     if as_json:
