@@ -45,12 +45,10 @@ def _extent(names: dict[str, str]) -> dict[str, tuple[int, int]]:
 class BookGrid(R._Grid):
     """The reader's cell grid over an xlwings book (values as the open book holds them now)."""
 
-    def __init__(self, book, names: dict[str, str]):  # noqa: D107 - no calamine workbook here
-        self.book = book
+    def __init__(self, book, names: dict[str, str]):
         self.extent = _extent(names)
-        self.rows_needed = {s: r for s, (r, _c) in self.extent.items()}
-        self.cache: dict[str, list[list]] = {}
-        self.merged: dict[str, list] = {}
+        super().__init__(None, {s: r for s, (r, _c) in self.extent.items()})   # no calamine workbook here
+        self.book = book
 
     def sheet(self, name: str) -> list[list] | None:
         if name not in self.cache:
@@ -79,6 +77,10 @@ def read_book(book, catalogue: Catalogue | None = None) -> Submission:
     grid = BookGrid(book, names)
     sub.sheets = [s.name for s in book.sheets]
     R._read_metadata(sub, grid, names, source)
+    if any(f.kind in ("not-a-template", "unreadable-file") for f in sub.findings):
+        return sub
+    if catalogue is not None and sub.catalogue and sub.catalogue != catalogue.id:
+        return sub
     if catalogue is None:
         try:
             catalogue = load_catalogue(sub.catalogue) if sub.catalogue else None

@@ -33,20 +33,29 @@ def findings_table(findings: Iterable[Finding]) -> list[list[object]]:
     return rows
 
 
+_ALLOW = ("AllowFormattingCells", "AllowFormattingColumns", "AllowFormattingRows", "AllowInsertingColumns",
+          "AllowInsertingRows", "AllowInsertingHyperlinks", "AllowDeletingColumns", "AllowDeletingRows",
+          "AllowSorting", "AllowFiltering", "AllowUsingPivotTables")
+
+
 @contextmanager
 def unprotected(sheet):
-    """Classic Excel refuses fills and notes on a protected sheet: lift the (password-less)
-    template protection for the writes and put the same protection back."""
+    """Classic Excel refuses fills on a protected sheet: lift the (password-less) template protection
+    for the writes and put the same protection back, with the same permissions.
+
+    The remote engine has no protection API (Office.js would need the sheet unprotected first)."""
     api = sheet.api if is_classic(sheet.book) else None
-    was = bool(api is not None and api.ProtectContents)
-    if was:
-        api.Unprotect()
+    if api is None or not api.ProtectContents:
+        yield
+        return
+    perms = api.Protection
+    again = {"DrawingObjects": bool(api.ProtectDrawingObjects), "Contents": True,
+             "Scenarios": bool(api.ProtectScenarios), **{a: bool(getattr(perms, a)) for a in _ALLOW}}
+    api.Unprotect()
     try:
         yield
     finally:
-        if was:
-            api.Protect(DrawingObjects=True, Contents=True, Scenarios=True,
-                        AllowFormattingColumns=True, AllowFormattingRows=True)
+        api.Protect(**again)
 
 
 def sheet_for_writing(book, title: str, after=None):

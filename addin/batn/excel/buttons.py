@@ -1,0 +1,296 @@
+"""The four ribbon buttons. Each is one function taking the open workbook (`xw.Book`), with two thin wrappers:
+
+- classic xlwings: `kiem_tra()` etc., run by the add-in's VBA through
+  `RunPython "import batn.excel.buttons as b; b.kiem_tra()"` on `xw.Book.caller()`;
+- xlwings Lite / Server: `kiem_tra_script(book)` etc., scripts that receive the book.
+
+No business rule lives here: reading goes through batn's reader steps, checking through
+`batn.checks.check_submission`, consolidation through `batn.pipeline`, and what is written
+back is `batn.actions.annotation_actions` replayed on the book.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import xlwings as xw
+
+from .. import layout as L
+from ..actions import annotation_actions
+from ..catalogue import CatalogueError, load_catalogue
+from ..checks import check_submission
+from ..findings import count
+from ..model import Finding, Severity
+from ..pipeline import consolidate_inbox, load_period, make_templates, report_from_workbook
+from ..rollup import Consolidation
+from ..units import UnitsFileError, units_from_rows, write_units_csv
+from .book import book_folder, find_sheet, is_classic, named_values, read_book, sheet_rows
+from .settings import (SETTINGS, SETTINGS_SHEET, UNIT_COLUMNS, UNITS_FIRST_ROW, UNITS_SHEET, Settings,
+                       SettingsError, consolidated_name, report_name, settings_from_values, unit_rows)
+from .tables import status_table, summary_table
+from .write import apply_actions, clear_marks, marked_cells, sheet_for_writing, write_findings_sheet, write_table
+
+TITLE = "batn"
+# Errors a clerk can fix: shown in a message box, in Vietnamese, without a traceback.
+USER_ERRORS = (SettingsError, UnitsFileError, CatalogueError, ValueError, KeyError, FileNotFoundError,
+               PermissionError)
+
+
+def _alert(book, text: str, critical: bool = False) -> None:
+    book.app.alert(text, title=TITLE, mode="critical" if critical else "info")
+
+
+def _progress(book, label: str):
+    """Progress in Excel's status bar (classic only; the remote engine has none)."""
+    if not is_classic(book):
+        return lambda done, total: None
+
+    def show(done: int, total: int) -> None:
+        book.app.status_bar = f"batn: {label} {done}/{total}"
+    return show
+
+
+def _done_progress(book) -> None:
+    if is_classic(book):
+        book.app.status_bar = False
+
+
+# ---------------------------------------------------------------- Kiểm tra
+
+@dataclass
+class CheckResult:
+    errors: int
+    warnings: int
+    findings: list[Finding]
+    message: str
+
+
+def kiem_tra_book(book) -> CheckResult:
+    """Check the open unit workbook: colour and annotate bad cells, refresh "Kết quả kiểm tra", show the counts."""
+    sub = read_book(book)
+    if any(f.kind in ("not-a-template", "wrong-catalogue") for f in sub.findings):
+        msg = ("Sổ tính này không phải biểu mẫu báo cáo của batn (không có các tên định danh "
+               f"{', '.join(L.METADATA_NAMES)} hoặc bộ chỉ tiêu không rõ), nên không kiểm tra được.\n"
+               + "\n".join(f.message for f in sub.findings))
+        _alert(book, msg, critical=True)
+        return CheckResult(count(sub.findings, Severity.ERROR), count(sub.findings, Severity.WARNING),
+                           sub.findings, msg)
+    findings = check_submission(sub, load_catalogue(sub.catalogue))
+    actions = annotation_actions(findings)
+    new = {(a.sheet, a.cell) for a in actions if hasattr(a, "cell")}
+    clear_marks(book, [c for c in marked_cells(book) if c not in new], set(sub.cells.values()))
+    active = book.sheets.active
+    apply_actions(book, actions)
+    active.activate()
+    n_err, n_warn = count(findings, Severity.ERROR), count(findings, Severity.WARNING)
+    msg = f"Kết quả kiểm tra: {n_err} lỗi, {n_warn} cảnh báo."
+    if findings:
+        msg += (f"\nCác ô có vấn đề đã được tô màu (đỏ: lỗi, cam: cảnh báo) và có ghi chú; "
+                f"danh sách ở trang “{L.CHECK_SHEET}”.")
+    if not n_err:
+        msg += "\nKhông có lỗi: có thể gửi báo cáo cho đơn vị cấp trên."
+    _alert(book, msg)
+    return CheckResult(n_err, n_warn, findings, msg)
+
+
+# ---------------------------------------------------------------- settings of the consolidation workbook
+
+def read_settings(book) -> Settings:
+    if find_sheet(book, SETTINGS_SHEET) is None:
+        raise SettingsError(f"Sổ tính này không có trang “{SETTINGS_SHEET}”: hãy mở tệp tong_hop.xlsx "
+                            "(sổ tính tổng hợp) rồi bấm lại.")
+    values = named_values(book, [name for name, *_rest in SETTINGS])
+    return settings_from_values(values, book_folder(book))
+
+
+def read_units(book):
+    rows = sheet_rows(book, UNITS_SHEET, UNITS_FIRST_ROW, len(UNIT_COLUMNS))
+    if rows is None:
+        raise SettingsError(f"Sổ tính này không có trang “{UNITS_SHEET}” (danh sách đơn vị).")
+    units, where = unit_rows(rows)
+    if not units:
+        raise SettingsError(f"Trang “{UNITS_SHEET}” chưa có đơn vị nào.")
+    return units_from_rows(units, where)
+
+
+def _common(book):
+    s = read_settings(book)
+    tree = read_units(book)
+    if s.unit not in tree:
+        raise SettingsError(f"Mã đơn vị tổng hợp “{s.unit}” không có trong trang “{UNITS_SHEET}”.")
+    return s, tree, load_catalogue(s.catalogue), load_period(s.period)
+
+
+# ---------------------------------------------------------------- Tổng hợp
+
+@dataclass
+class ConsolidationResult:
+    consolidation: Consolidation
+    path: Path
+    message: str
+
+
+def tong_hop_book(book) -> ConsolidationResult:
+    """Consolidate the inbox named in "Thiết lập"; write the summary, status and findings here, and save the
+    consolidated workbook for the level above."""
+    s, tree, cat, per = _common(book)
+    if not s.inbox.is_dir():
+        raise SettingsError(f"Không có thư mục nhận báo cáo: {s.inbox}")
+    try:
+        cons = consolidate_inbox(s.inbox, tree, cat, per, root=s.unit, progress=_progress(book, "đọc báo cáo"))
+    finally:
+        _done_progress(book)
+    from ..xlsx.consolidated import write_consolidated
+
+    path = write_consolidated(cons, s.outdir / consolidated_name(s.unit, per.id))
+    settings_sheet = find_sheet(book, SETTINGS_SHEET)
+    rows, numbers = summary_table(cons)
+    write_table(sheet_for_writing(book, L.SUMMARY_SHEET), rows, (12, 40, 18) + (14,) * len(cat.codes),
+                header_rows=2, number_columns=numbers)
+    write_table(sheet_for_writing(book, L.STATUS_SHEET), status_table(cons),
+                (6, 12, 40, 16, 18, 40, 18, 12, 8, 10, 40))
+    write_findings_sheet(book, cons.findings)
+    settings_sheet.activate()
+    n_err, n_warn = count(cons.findings, Severity.ERROR), count(cons.findings, Severity.WARNING)
+    msg = (f"Tổng hợp {cons.tree[cons.tree.root].name} — {per.label}\n"
+           f"Đã gửi báo cáo: {len(cons.sent)}/{len(cons.expected)} đơn vị; {n_err} lỗi, {n_warn} cảnh báo.\n"
+           f"Xem các trang “{L.SUMMARY_SHEET}”, “{L.STATUS_SHEET}”, “{L.CHECK_SHEET}”.\n"
+           f"Tệp tổng hợp gửi cấp trên: {path}")
+    _alert(book, msg)
+    return ConsolidationResult(cons, path, msg)
+
+
+# ---------------------------------------------------------------- Xuất báo cáo
+
+@dataclass
+class ReportResult:
+    path: Path
+    message: str
+
+
+def xuat_bao_cao_book(book) -> ReportResult:
+    """Write the BÁO CÁO .docx: from the consolidated workbook of the settings (in the consolidation
+    workbook), otherwise from this workbook's own file, next to it."""
+    if find_sheet(book, SETTINGS_SHEET) is not None:
+        s, tree, _cat, per = _common(book)
+        src = s.outdir / consolidated_name(s.unit, per.id)
+        if not src.is_file():
+            raise SettingsError(f"Chưa có tệp tổng hợp {src}: hãy bấm “Tổng hợp” trước.")
+        out = s.outdir / report_name(s.unit, per.id)
+        with tempfile.TemporaryDirectory(prefix="batn-") as tmp:
+            units = Path(tmp) / "don_vi.csv"
+            write_units_csv(tree, units)
+            path, _doc = report_from_workbook(src, out, number=s.number, on=s.on, config=s.report_config,
+                                              units=units)
+    else:
+        folder = book_folder(book)
+        if folder is None:
+            raise SettingsError("Sổ tính chưa được lưu thành tệp: hãy lưu (Ctrl+S) rồi bấm lại.")
+        if is_classic(book) and not book.api.Saved:
+            raise SettingsError("Sổ tính có thay đổi chưa lưu: hãy lưu (Ctrl+S) rồi bấm lại, "
+                                "để báo cáo dùng đúng số liệu đang thấy.")
+        meta = named_values(book, [L.NAME_UNIT, L.NAME_PERIOD])
+        unit, period = meta[L.NAME_UNIT], meta[L.NAME_PERIOD]
+        name = report_name(str(unit), str(period)) if unit and period else Path(book.fullname).stem + ".docx"
+        path, _doc = report_from_workbook(Path(book.fullname), folder / name)
+    msg = f"Đã viết văn bản báo cáo:\n{path}"
+    _alert(book, msg)
+    return ReportResult(Path(path), msg)
+
+
+# ---------------------------------------------------------------- Tạo biểu mẫu
+
+@dataclass
+class TemplatesResult:
+    paths: list[Path] = field(default_factory=list)
+    message: str = ""
+
+
+def tao_bieu_mau_book(book) -> TemplatesResult:
+    """Blank templates for every unit under the consolidating unit, one <CODE>.xlsx each."""
+    s, tree, cat, per = _common(book)
+    sub_tree = tree.subtree(s.unit)
+    codes = sub_tree.walk()[1:]
+    if not codes:
+        raise SettingsError(f"Đơn vị “{s.unit}” không có đơn vị trực thuộc nào trong trang “{UNITS_SHEET}”.")
+    paths = []
+    show = _progress(book, "tạo biểu mẫu")
+    try:
+        for i, code in enumerate(codes, start=1):
+            paths.extend(make_templates(cat, sub_tree, per, s.templates, only=code))
+            show(i, len(codes))
+    finally:
+        _done_progress(book)
+    msg = f"Đã tạo {len(paths)} biểu mẫu {per.label} ({cat.id}) trong thư mục:\n{s.templates}"
+    _alert(book, msg)
+    return TemplatesResult(paths, msg)
+
+
+# ---------------------------------------------------------------- the two kinds of wrapper
+
+def _message(e: Exception) -> str:
+    if isinstance(e, KeyError) and e.args:
+        return str(e.args[0])
+    if isinstance(e, PermissionError):
+        return (f"Không ghi được tệp {e.filename or ''}: tệp đang mở trong Excel hoặc thư mục không cho ghi. "
+                "Hãy đóng tệp đó rồi bấm lại.")
+    if isinstance(e, FileNotFoundError):
+        return f"Không tìm thấy: {e.filename or e}"
+    return str(e)
+
+
+def run(button, book):
+    """Run one button on `book`; a problem the clerk can fix becomes a message box, not a traceback."""
+    try:
+        return button(book)
+    except USER_ERRORS as e:
+        _alert(book, _message(e), critical=True)
+        return None
+
+
+# classic xlwings: RunPython "import batn.excel.buttons as b; b.kiem_tra()"
+def kiem_tra():
+    return run(kiem_tra_book, xw.Book.caller())
+
+
+def tong_hop():
+    return run(tong_hop_book, xw.Book.caller())
+
+
+def xuat_bao_cao():
+    return run(xuat_bao_cao_book, xw.Book.caller())
+
+
+def tao_bieu_mau():
+    return run(tao_bieu_mau_book, xw.Book.caller())
+
+
+# xlwings Lite / Server: scripts that receive the book
+@xw.script
+def kiem_tra_script(book: xw.Book):
+    return run(kiem_tra_book, book)
+
+
+@xw.script
+def tong_hop_script(book: xw.Book):
+    return run(tong_hop_book, book)
+
+
+@xw.script
+def xuat_bao_cao_script(book: xw.Book):
+    return run(xuat_bao_cao_book, book)
+
+
+@xw.script
+def tao_bieu_mau_script(book: xw.Book):
+    return run(tao_bieu_mau_book, book)
+
+
+# The ribbon's buttons: (callback Sub in addin/xlam/BatnRibbon.bas, Python entry point); tests check both.
+BUTTONS = {
+    "KiemTra": "kiem_tra",
+    "TongHop": "tong_hop",
+    "XuatBaoCao": "xuat_bao_cao",
+    "TaoBieuMau": "tao_bieu_mau",
+}
