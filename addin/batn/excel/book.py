@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..catalogue import CatalogueError, load_catalogue
-from ..findings import finding
 from ..model import Catalogue, Submission
 from ..xlsx import reader as R
 
@@ -42,7 +40,7 @@ def _extent(names: dict[str, str]) -> dict[str, tuple[int, int]]:
     return ext
 
 
-class BookGrid(R._Grid):
+class BookGrid(R.Grid):
     """The reader's cell grid over an xlwings book (values as the open book holds them now)."""
 
     def __init__(self, book, names: dict[str, str]):
@@ -76,24 +74,7 @@ def read_book(book, catalogue: Catalogue | None = None) -> Submission:
     names = defined_names(book)
     grid = BookGrid(book, names)
     sub.sheets = [s.name for s in book.sheets]
-    R._read_metadata(sub, grid, names, source)
-    if any(f.kind in ("not-a-template", "unreadable-file") for f in sub.findings):
-        return sub
-    if catalogue is not None and sub.catalogue and sub.catalogue != catalogue.id:
-        return sub
-    if catalogue is None:
-        try:
-            catalogue = load_catalogue(sub.catalogue) if sub.catalogue else None
-        except CatalogueError:
-            catalogue = None
-    if catalogue is None:
-        if not any(f.kind == "not-a-template" for f in sub.findings):
-            sub.findings.append(finding("wrong-catalogue", file=source, found=sub.catalogue or "(trống)",
-                                        expected="một bộ chỉ tiêu đã biết"))
-        return sub
-    R._read_values(sub, grid, names, catalogue, source)
-    R._read_narratives(sub, grid, names, catalogue)
-    return sub
+    return R.read_grid(sub, grid, names, catalogue)
 
 
 def named_values(book, keys) -> dict[str, object]:

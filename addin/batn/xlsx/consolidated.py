@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 
 from .. import layout as L
 from ..rollup import Consolidation

@@ -97,8 +97,9 @@ def clean_text(text: str) -> tuple[str, int]:
     return cleaned.strip(), n
 
 
-class _Grid:
-    """Cell access over calamine sheets, loaded lazily and only down to the rows we need."""
+class Grid:
+    """Cell access over calamine sheets, loaded lazily and only down to the rows we need.
+    Other sources (an open Excel book) subclass it and override `sheet`."""
 
     def __init__(self, wb: CalamineWorkbook, rows_needed: dict[str, int] | None = None):
         self.wb = wb
@@ -163,7 +164,7 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Sub
         if pkg.kind != "xlsx":
             return _read_by_position(sub, pkg, wb, catalogue)
         sub.sheets = pkg.sheets
-        grid = _Grid(wb, _rows_needed(pkg.names))
+        grid = Grid(wb, _rows_needed(pkg.names))
     except Unreadable as e:
         sub.findings.append(finding("unreadable-file", file=name, reason=str(e)))
         return sub
@@ -174,8 +175,18 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Sub
         sub.findings.append(finding("unreadable-file", file=name, reason=calamine_reason(e)))
         return sub
 
-    names = pkg.names
-    _read_metadata(sub, grid, names, name)
+    read_grid(sub, grid, pkg.names, catalogue,
+              extra_checks=lambda cat: (_note_package(sub, pkg),
+                                        _check_input_cells(sub, path, pkg, grid, pkg.names, cat)))
+    return sub
+
+
+def read_grid(sub: Submission, grid: "Grid", names: dict[str, str], catalogue: Catalogue | None,
+              extra_checks=None) -> Submission:
+    """Fill `sub` from any cell grid located by defined names: an xlsx file here, an open Excel
+    book in the add-in. `extra_checks(catalogue)` runs what only one kind of source can check."""
+    file = sub.source
+    _read_metadata(sub, grid, names, file)
     if any(f.kind in ("not-a-template", "unreadable-file") for f in sub.findings):
         return sub
     if catalogue is not None and sub.catalogue and sub.catalogue != catalogue.id:
@@ -186,13 +197,12 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Sub
         except CatalogueError:
             catalogue = None
     if catalogue is None:
-        if not any(f.kind == "not-a-template" for f in sub.findings):
-            sub.findings.append(finding("wrong-catalogue", file=name, found=sub.catalogue or "(trống)",
-                                        expected="một bộ chỉ tiêu đã biết"))
+        sub.findings.append(finding("wrong-catalogue", file=file, found=sub.catalogue or "(trống)",
+                                    expected="một bộ chỉ tiêu đã biết"))
         return sub
-    _note_package(sub, pkg)
-    _read_values(sub, grid, names, catalogue, name)
-    _check_input_cells(sub, path, pkg, grid, names, catalogue)
+    _read_values(sub, grid, names, catalogue, file)
+    if extra_checks:
+        extra_checks(catalogue)
     _read_narratives(sub, grid, names, catalogue)
     return sub
 
@@ -228,7 +238,7 @@ def _note_package(sub: Submission, pkg: Package) -> None:
         sub.findings.append(finding("sheet-hidden", file=sub.source, unit=sub.unit, sheet=sheet))
 
 
-def _resolve(names: dict[str, str], key: str, grid: _Grid, sub: Submission, file: str, **fields) -> Target | None:
+def _resolve(names: dict[str, str], key: str, grid: Grid, sub: Submission, file: str, **fields) -> Target | None:
     ref = names.get(key)
     if ref is None:
         return None
@@ -257,7 +267,7 @@ def _meta_text(v: object) -> str:
     return clean_text(text)[0]
 
 
-def _read_metadata(sub: Submission, grid: _Grid, names: dict[str, str], file: str) -> None:
+def _read_metadata(sub: Submission, grid: Grid, names: dict[str, str], file: str) -> None:
     if not any(k in names for k in L.METADATA_NAMES):
         sub.findings.append(finding("not-a-template", file=file, name=", ".join(L.METADATA_NAMES)))
         return
@@ -287,7 +297,7 @@ def _take_value(sub: Submission, ind, where: str, raw: object) -> None:
     sub.values[ind.code] = parsed.value
 
 
-def _read_values(sub: Submission, grid: _Grid, names: dict[str, str], catalogue: Catalogue, file: str) -> None:
+def _read_values(sub: Submission, grid: Grid, names: dict[str, str], catalogue: Catalogue, file: str) -> None:
     for ind in catalogue.indicators:
         code = ind.code
         if code not in names:
@@ -303,7 +313,7 @@ def _read_values(sub: Submission, grid: _Grid, names: dict[str, str], catalogue:
         _take_value(sub, ind, t.where(), grid.value(t))
 
 
-def _check_input_cells(sub: Submission, path: Path, pkg: Package, grid: _Grid, names, catalogue: Catalogue) -> None:
+def _check_input_cells(sub: Submission, path: Path, pkg: Package, grid: Grid, names, catalogue: Catalogue) -> None:
     """Formulas, error values and merged cells in input cells: calamine shows none of them."""
     by_sheet: dict[str, dict[str, str]] = {}
     for code, where in sub.cells.items():
@@ -345,13 +355,13 @@ def _check_input_cells(sub: Submission, path: Path, pkg: Package, grid: _Grid, n
                                             cell=where, label=catalogue[code].label, range=rng))
 
 
-def _read_narratives(sub: Submission, grid: _Grid, names: dict[str, str], catalogue: Catalogue) -> None:
+def _read_narratives(sub: Submission, grid: Grid, names: dict[str, str], catalogue: Catalogue) -> None:
     for nl in catalogue.narratives:
         t = _resolve(names, nl.name, grid, sub, sub.source)
         sub.narratives[nl.key] = _narrative_rows(sub, grid, t, nl.sheet) if t else []
 
 
-def _narrative_rows(sub: Submission, grid: _Grid, t: Target, sheet_title: str) -> list[tuple[str, ...]]:
+def _narrative_rows(sub: Submission, grid: Grid, t: Target, sheet_title: str) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     removed, longest = 0, 0
     sheet = grid.sheet(t.sheet) or []
@@ -383,7 +393,7 @@ def _read_by_position(sub: Submission, pkg: Package, wb: CalamineWorkbook, catal
 
     fmt = ".ods" if pkg.kind == "ods" else ".xls"
     sub.sheets = list(wb.sheet_names)
-    grid = _Grid(wb, {L.DATA_SHEET: 200})
+    grid = Grid(wb, {L.DATA_SHEET: 200})
     rows = grid.sheet(L.DATA_SHEET)
     if rows is None:
         sub.findings.append(finding("not-a-template", file=sub.source, name=f"trang “{L.DATA_SHEET}”"))
@@ -422,7 +432,7 @@ def read_named_values(path: str | Path, keys) -> dict[str, object]:
     """Values of a few workbook-level names (e.g. BATN_SENT in a consolidated workbook); missing ones are None."""
     try:
         names = open_package(Path(path)).names
-        grid = _Grid(CalamineWorkbook.from_path(str(path)), _rows_needed(names))
+        grid = Grid(CalamineWorkbook.from_path(str(path)), _rows_needed(names))
     except Exception:
         return {k: None for k in keys}
     out = {}
