@@ -221,6 +221,16 @@ def demo(out_dir: Path = typer.Option(Path("batn-demo"), "--out", help="ThÆ° má»
         out.print(f"  - {p}")
 
 
+def _register_doors() -> None:
+    """Commands that live with their door: the scheduled run and the ledger history."""
+    from .run_cli import register
+
+    register(app)
+
+
+_register_doors()
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -370,6 +370,7 @@ class Ledger:
         n = 0
         if self.archive_dir.is_dir():
             for p in self.archive_dir.glob(TMP_PREFIX + "*"):
+                os.chmod(p, 0o644)           # it may have been made read-only just before the kill
                 p.unlink(missing_ok=True)
                 n += 1
         return n

@@ -73,7 +73,8 @@ class Phrases:
         self.env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined,
                                       extensions=["jinja2.ext.do"])
         self.env.filters["capfirst"] = _capfirst
-        self.env.globals.update(n=self.n, so=self.so, tien=self.tien, tyle=self.tyle, has=self.has, v=values)
+        self.env.globals.update(n=self.n, so=self.so, tien=self.tien, tyle=self.tyle, has=self.has, v=values,
+                                so_voi=lambda code: "")
 
     def _v(self, code: str) -> float | int:
         if code not in self.cat:
@@ -154,6 +155,8 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
     issuer_code = u.issuer or d.get("issuer_code", "TĐTN")
     on = on or date.today()
     ph = Phrases(inp.catalogue, inp.values, pad_small=t.get("pad_small_counts", True))
+    if "so_voi" in inp.extra:      # "tăng 12,5% so với năm 2023", for phrases that want it inline
+        ph.env.globals["so_voi"] = inp.extra["so_voi"]
     rep = inp.catalogue.report
     ctx = {"period": inp.period, "unit": u, "issuer_short": d.get("issuer_short", u.name)}
     limit = int(t.get("max_examples", 8))
@@ -175,6 +178,8 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
         body.append(Block("para", f"{when}ó {inp.sent}/{inp.expected} đơn vị đã gửi báo cáo."))
 
     body.append(Block("heading1", "II. KẾT QUẢ THỰC HIỆN"))
+    for p in inp.extra.get("history", []):      # comparison with earlier periods (from the ledger)
+        body.append(Block("para", p))
     n = 0
     for key in ("II.1", "II.2", "II.3"):
         try:

@@ -1,0 +1,179 @@
+"""The scheduled run's commands: `batn run CONFIG.toml` and `batn lich-su MÃ_ĐƠN_VỊ`.
+
+Thin: each opens its inputs, calls one library function (batn.scheduled.run, the ledger's
+readers) and turns errors into a clear Vietnamese message and an exit status
+(0 done, 1 the inputs have lỗi, 2 the command could not run).
+
+Wire into the main CLI with `register(app)`; without it, `python -m batn.run_cli run CONFIG`.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+OK, HAS_ERRORS, CANNOT_RUN = 0, 1, 2
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+app = typer.Typer(help="batn: chạy tổng hợp theo lịch và xem sổ theo dõi.", no_args_is_help=True,
+                  add_completion=False)
+
+
+def _stamp() -> str:
+    return f"{datetime.now():%Y-%m-%d %H:%M:%S}"
+
+
+def run_command(config: Path, *, as_json: bool = False, quiet: bool = False) -> int:
+    """Run the scheduled consolidation described by `config`; returns the exit status."""
+    from .scheduled import ConfigError, LockBusy, load_config, run
+
+    def log(msg: str) -> None:
+        if not quiet:
+            err.print(f"{_stamp()} {msg}")
+
+    try:
+        cfg = load_config(config)
+        result = run(cfg, log=log)
+    except LockBusy as e:
+        err.print(f"[bold yellow]Chưa chạy:[/] {e}")
+        return CANNOT_RUN
+    except ConfigError as e:
+        err.print(f"[bold red]Lỗi:[/] {e}")
+        return CANNOT_RUN
+    except Exception as e:  # noqa: BLE001 - a scheduled job must say what went wrong, then exit 2
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        err.print(f"[bold red]Lỗi:[/] lần chạy dừng giữa chừng ({type(e).__name__}: {e}). Các tệp kết quả và sổ "
+                  "theo dõi vẫn ở bản hoàn chỉnh trước đó hoặc bản mới; lần chạy sau sẽ làm tiếp.")
+        return CANNOT_RUN
+    status = HAS_ERRORS if result.errors else OK
+    if as_json:
+        print(json.dumps({
+            "run_id": result.run_id, "period": result.period, "root": result.root,
+            "as_of": result.as_of.isoformat(), "files": result.files, "skipped": result.skipped,
+            "sent": result.sent, "expected": result.expected, "errors": result.errors,
+            "warnings": result.warnings, "outputs": {k: str(p) for k, p in result.outputs.items()},
+            "written": [str(p) for p in result.written],
+            "changes": [c.sentence() for c in result.changes],
+            "reminders": [{"code": r.code, "name": r.name, "status": r.status, "contact": r.contact,
+                           "deadline": r.deadline.isoformat() if r.deadline else None} for r in result.reminders],
+            "emails_sent": result.emails_sent, "emails_failed": result.emails_failed,
+            "duration": result.duration}, ensure_ascii=False, indent=2))
+        return status
+    if quiet:
+        return status
+    if result.run_id is None:
+        out.print(f"{_stamp()} Không có gì thay đổi so với lần chạy trước ({result.files} tệp, "
+                  f"số liệu tính đến {result.as_of:%H:%M %d/%m/%Y}).")
+    else:
+        out.print(f"{_stamp()} Lần chạy số {result.run_id}: {result.files} tệp, đã gửi báo cáo "
+                  f"{result.sent}/{result.expected} đơn vị; {result.errors} lỗi, {result.warnings} cảnh báo; "
+                  f"{result.duration:.1f} giây.")
+    for c in result.changes:
+        out.print(f"  - {c.sentence()}")
+    for p in result.written:
+        out.print(f"  Đã ghi: {p}")
+    if result.reminders:
+        out.print(f"  Cần nhắc {len(result.reminders)} đơn vị:")
+        for r in result.reminders:
+            out.print(f"    {r.status}: {r.name} ({r.code}) — {r.contact or 'chưa có liên hệ'}")
+    if result.emails_sent or result.emails_failed:
+        out.print(f"  Thư nhắc: đã gửi {result.emails_sent}, lỗi {result.emails_failed}")
+    return status
+
+
+def history_command(unit: str, *, config: Optional[Path] = None, ledger: Optional[Path] = None,
+                    period: Optional[str] = None, as_json: bool = False) -> int:
+    """List a unit's submissions and the figures it changed, from the ledger named by
+    `ledger` or by the run configuration `config`; returns the exit status."""
+    from .ledger import Ledger, LedgerError
+    from .scheduled import ConfigError, load_config
+
+    labels: dict[str, str] = {}
+    try:
+        if ledger is None:
+            if config is None:
+                err.print("[bold red]Lỗi:[/] cần --config (tệp cấu hình lịch chạy) hoặc --ledger (tệp sổ theo dõi)")
+                return CANNOT_RUN
+            cfg = load_config(config)
+            ledger_path, archive = cfg.ledger, cfg.archive
+            try:
+                from .catalogue import load_catalogue
+                labels = {i.code: i.label for i in load_catalogue(cfg.catalogue).indicators}
+            except Exception:
+                labels = {}
+        else:
+            ledger_path, archive = ledger, None
+        if not Path(ledger_path).is_file():
+            err.print(f"[bold red]Lỗi:[/] chưa có sổ theo dõi {ledger_path} (chưa chạy `batn run` lần nào)")
+            return CANNOT_RUN
+        with Ledger(ledger_path, archive) as led:
+            subs = led.submissions(unit=unit, period=period)
+            changes = led.changes(unit=unit, period=period)
+    except (ConfigError, LedgerError) as e:
+        err.print(f"[bold red]Lỗi:[/] {e}")
+        return CANNOT_RUN
+    if as_json:
+        print(json.dumps({
+            "unit": unit,
+            "submissions": [{"period": s.period, "received": datetime.fromtimestamp(s.received).isoformat(),
+                             "source": s.source, "sha256": s.sha256, "status": s.status, "errors": s.errors,
+                             "warnings": s.warnings, "used": s.used} for s in subs],
+            "changes": [{"period": c.period, "code": c.code, "old": c.old, "new": c.new,
+                         "received": datetime.fromtimestamp(c.received).isoformat(),
+                         "text": c.sentence(labels.get(c.code))} for c in changes]},
+            ensure_ascii=False, indent=2))
+        return OK
+    if not subs:
+        out.print(f"Sổ theo dõi chưa có báo cáo nào của đơn vị {unit}" + (f" kỳ {period}" if period else ""))
+        return OK
+    name = next((s.unit_name for s in reversed(subs) if s.unit_name), unit)
+    out.print(f"[bold]{name} ({unit})[/]: {len(subs)} lần gửi báo cáo")
+    for s in subs:
+        mark = " [đang dùng]" if s.used else ""
+        out.print(f"  {s.period}  nhận lúc {datetime.fromtimestamp(s.received):%H:%M %d/%m/%Y}  "
+                  f"{s.status}{mark}  {s.source}  (SHA-256 {s.sha256[:12]}…)")
+    if changes:
+        out.print(f"Số liệu đã sửa ({len(changes)}):")
+        for c in changes:
+            out.print(f"  {c.period}, {datetime.fromtimestamp(c.received):%d/%m/%Y}: {c.sentence(labels.get(c.code))}")
+    return OK
+
+
+# ---------------------------------------------------------------- typer commands
+
+def run(config: Path = typer.Argument(..., help="Tệp cấu hình lịch chạy (TOML), ví dụ scripts/examples/batn-run.toml"),
+        as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Chỉ in lỗi")) -> None:
+    """Tổng hợp theo lịch: đọc hộp thư, ghi sổ theo dõi, viết tệp tổng hợp, báo cáo và danh sách nhắc nộp."""
+    raise typer.Exit(run_command(config, as_json=as_json, quiet=quiet))
+
+
+def lich_su(unit: str = typer.Argument(..., help="Mã đơn vị"),
+            config: Optional[Path] = typer.Option(None, "--config", help="Tệp cấu hình lịch chạy (lấy sổ theo dõi)"),
+            ledger: Optional[Path] = typer.Option(None, "--ledger", help="Tệp sổ theo dõi .sqlite3"),
+            period: Optional[str] = typer.Option(None, "--period", help="Chỉ một kỳ báo cáo"),
+            as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON")) -> None:
+    """Các lần gửi báo cáo của một đơn vị và những số liệu đơn vị đã sửa."""
+    raise typer.Exit(history_command(unit, config=config, ledger=ledger, period=period, as_json=as_json))
+
+
+def register(parent: typer.Typer) -> None:
+    """Add `run` and `lich-su` to the main `batn` app."""
+    parent.command("run")(run)
+    parent.command("lich-su")(lich_su)
+
+
+register(app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
