@@ -133,7 +133,9 @@ def fill_inbox(tree: UnitTree, catalogue: Catalogue, period: Period, inbox: Path
                                    narratives=narratives)
             _stamp(older, when - timedelta(days=1))
             planted.append(f"{code}: gửi hai lần (dùng tệp mới hơn)")
-    (inbox / "ghi_chu_khong_phai_excel.xlsx").write_text("đây không phải tệp Excel", encoding="utf-8")
+    broken = inbox / "ghi_chu_khong_phai_excel.xlsx"
+    broken.write_text("đây không phải tệp Excel", encoding="utf-8")
+    _stamp(broken, on_time)
     planted.append("ghi_chu_khong_phai_excel.xlsx: tệp hỏng (lỗi, không làm dừng việc tổng hợp)")
     planted.extend(f"{c}: chưa nộp" for c in missing)
     return planted
