@@ -36,7 +36,8 @@ from batn.ledger import Ledger
 from batn.pipeline import load_period
 from batn.run_cli import app as run_app
 from batn.run_cli import run_command
-from batn.scheduled import ConfigError, LockBusy, load_config, run
+from batn.runconfig import ConfigError, load_config
+from batn.scheduled import LockBusy, run
 from batn.units import load_units
 from batn.xlsx.template import write_template
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from . import vn
+from .xlsx.reader import sha256_of
 
 __all__ = ["Ledger", "LedgerError", "Received", "Incoming", "RunBatch", "Recorded", "ChangeRow",
            "SubmissionRow", "change_sentence", "SCHEMA_VERSION"]
@@ -570,7 +571,7 @@ class Ledger:
                 problems.append(f"Thiếu tệp lưu trữ {rel}")
             elif p.stat().st_size != size:
                 problems.append(f"Tệp lưu trữ {rel} sai kích thước")
-            elif deep and _sha256(p) != sha:
+            elif deep and sha256_of(p) != sha:
                 problems.append(f"Tệp lưu trữ {rel} không khớp mã SHA-256")
         for period, unit, s_unit, s_period in db.execute(
                 "SELECT c.period, c.unit, s.unit, s.period FROM current c JOIN submissions s ON s.id=c.submission_id"):
@@ -594,14 +595,6 @@ def _statements(script: str) -> list[str]:
             out.append(buf.strip())
             buf = ""
     return out
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _inputs_sha(incoming: Iterable[Incoming]) -> str:

@@ -32,7 +32,8 @@ def _stamp() -> str:
 
 def run_command(config: Path, *, as_json: bool = False, quiet: bool = False) -> int:
     """Run the scheduled consolidation described by `config`; returns the exit status."""
-    from .scheduled import ConfigError, LockBusy, load_config, run
+    from .runconfig import ConfigError, load_config
+    from .scheduled import LockBusy, run
 
     def log(msg: str) -> None:
         if not quiet:
@@ -95,7 +96,7 @@ def history_command(unit: str, *, config: Optional[Path] = None, ledger: Optiona
     """List a unit's submissions and the figures it changed, from the ledger named by
     `ledger` or by the run configuration `config`; returns the exit status."""
     from .ledger import Ledger, LedgerError
-    from .scheduled import ConfigError, load_config
+    from .runconfig import ConfigError, load_config
 
     labels: dict[str, str] = {}
     try:

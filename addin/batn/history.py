@@ -1,0 +1,214 @@
+"""A unit's figures against its own earlier periods: the report's "so với kỳ trước" sentences
+and the median-based cảnh báo for figures far from the unit's history.
+
+Logic only: no files, no database. The history comes in as the plain mappings the ledger
+returns, {period id: {indicator code: value or None}}, so the same code serves any store.
+Only periods of the same kind (year, H1, H2, phase) are compared.
+"""
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from . import vn
+from .findings import finding
+from .model import Catalogue, Finding, Period
+from .periods import parse_period
+from .report.context import ReportInput
+from .report.document import Block, ReportDocument
+from .rollup import Consolidation
+
+__all__ = ["HistorySettings", "History", "period_kind", "HistoryComparison", "default_history_codes",
+           "compare_with_history", "history_paragraphs", "add_history_to_report", "history_outliers",
+           "figure_text"]
+
+History = Mapping[str, Mapping[str, float | int | None]]     # period id -> indicator code -> value
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    indicators: tuple[str, ...] = ()     # () = a few from each part of section II, in catalogue order
+    max_items: int = 6
+    outlier_factor: float = 3.0          # cảnh báo when value > factor × median or < median / factor
+    outlier_min_periods: int = 3         # earlier periods of the same kind needed
+    outlier_min_median: float = 5.0      # small counts vary too much to judge
+
+
+def period_kind(pid: str) -> str:
+    """"year", "H1", "H2" or "phase": only periods of the same kind are compared."""
+    m = re.fullmatch(r"\d{4}-[Hh]([12])", pid)
+    if m:
+        return "H" + m.group(1)
+    if re.fullmatch(r"\d{4}-\d{4}", pid):
+        return "phase"
+    return "year" if re.fullmatch(r"\d{4}", pid) else ""
+
+
+def _earlier_same_kind(current: Period, periods: Iterable[str]) -> list[Period]:
+    """Earlier periods of the same kind as `current`, oldest first."""
+    kind = period_kind(current.id)
+    out = []
+    for pid in periods:
+        if pid == current.id or period_kind(pid) != kind:
+            continue
+        try:
+            p = parse_period(pid)
+        except ValueError:
+            continue
+        if p.end < current.end:
+            out.append(p)
+    return sorted(out, key=lambda p: p.end)
+
+
+def figure_text(v: float | int) -> str:
+    """A figure in Vietnamese style, fractions rounded to one decimal: 10.94 -> "10,9"."""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return vn.so(round(v, 1) if isinstance(v, float) else v)
+
+
+def _amount(v: float | int, catalogue: Catalogue, code: str) -> str:
+    ind = catalogue[code]
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return vn.tien(v) if ind.is_money else vn.dem(v, ind.unit)
+
+
+def _lower_first(label: str) -> str:
+    """Lower the first letter of a label unless it starts an acronym ("ĐVTN", "CBCCVC")."""
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[:1].lower() + label[1:]
+
+
+# ---------------------------------------------------------------- comparison with the last period
+
+@dataclass
+class HistoryComparison:
+    """The current figures against the same unit's latest earlier period of the same kind."""
+
+    catalogue: Catalogue
+    previous: Period
+    current: Mapping[str, float | int | None]
+    before: Mapping[str, float | int | None]
+
+    def phrase(self, code: str) -> str:
+        """"tăng 12,5% so với năm 2023", "giảm 3,2% so với ...", "bằng năm 2023"; "" when it cannot be said."""
+        cur, prev = self.current.get(code), self.before.get(code)
+        if cur is None or prev is None or prev <= 0:
+            return ""
+        if cur == prev:
+            return f"bằng {self.previous.label}"
+        word = "tăng" if cur > prev else "giảm"
+        return f"{word} {vn.ty_le(abs(cur - prev), prev)} so với {self.previous.label}"
+
+    def item(self, code: str) -> str:
+        phrase = self.phrase(code)
+        if not phrase:
+            return ""
+        cur, prev = self.current[code], self.before[code]
+        label = _lower_first(self.catalogue[code].label)
+        return (f"{label} đạt {_amount(cur, self.catalogue, code)}, {phrase} "  # type: ignore[arg-type]
+                f"({_amount(prev, self.catalogue, code)})")  # type: ignore[arg-type]
+
+    def paragraph(self, codes: Iterable[str]) -> str:
+        items = [t for t in (self.item(c) for c in codes) if t]
+        if not items:
+            return ""
+        return "Một số kết quả chính so với kỳ trước: " + "; ".join(items) + "."
+
+
+def default_history_codes(catalogue: Catalogue, limit: int = 6) -> list[str]:
+    """A few indicators from each part of section II, taken in turn, so each responsibility shows."""
+    groups = [[i.code for i in catalogue.indicators if i.section == s.key and i.kind != "ratio_den"]
+              for s in catalogue.sections if s.key.startswith("II")]
+    out: list[str] = []
+    for k in range(max((len(g) for g in groups), default=0)):
+        for g in groups:
+            if k < len(g) and len(out) < limit:
+                out.append(g[k])
+    return out
+
+
+def compare_with_history(inp: ReportInput, totals: History) -> HistoryComparison | None:
+    """The comparison with the latest earlier period of the same kind that `totals` (the unit's
+    totals per period, as Ledger.totals_history gives them) has figures for."""
+    earlier = [p for p in _earlier_same_kind(inp.period, totals)
+               if any(v is not None for v in totals[p.id].values())]
+    if not earlier:
+        return None
+    prev = earlier[-1]
+    return HistoryComparison(inp.catalogue, prev, dict(inp.values), totals[prev.id])
+
+
+def history_paragraphs(inp: ReportInput, totals: History, settings: HistorySettings | None = None) -> list[str]:
+    """Sentences for the report comparing this period with the last comparable one:
+    ["Một số kết quả chính so với kỳ trước: ... đạt 1.234 người, tăng 12,5% so với năm 2023 (1.097 người); ..."].
+    Empty when `totals` has no earlier period of the same kind."""
+    s = settings or HistorySettings()
+    cmp = compare_with_history(inp, totals)
+    if cmp is None:
+        return []
+    codes = [c for c in s.indicators if c in inp.catalogue] if s.indicators else \
+        [c for c in default_history_codes(inp.catalogue, 10 ** 6) if cmp.phrase(c)][:s.max_items]
+    text = cmp.paragraph(codes)
+    return [text] if text else []
+
+
+def add_history_to_report(doc: ReportDocument, paragraphs: list[str]) -> ReportDocument:
+    """Put the history paragraphs first in part II ("II. KẾT QUẢ THỰC HIỆN"), as its overview,
+    unless the report builder already rendered them from ReportInput.extra["history"]."""
+    have = {b.text for b in doc.body}
+    new = [Block("para", t) for t in paragraphs if t not in have]
+    if not new:
+        return doc
+    at = next((i + 1 for i, b in enumerate(doc.body) if b.kind == "heading1" and b.text.startswith("II.")), None)
+    if at is None:
+        at = next((i for i, b in enumerate(doc.body) if b.kind == "heading1" and b.text.startswith("III.")),
+                  max(len(doc.body) - 1, 0))
+    doc.body[at:at] = new
+    return doc
+
+
+# ---------------------------------------------------------------- figures far from the unit's history
+
+def history_outliers(cons: Consolidation, own: Mapping[str, History],
+                     settings: HistorySettings | None = None) -> list[Finding]:
+    """cảnh báo (`history-outlier`) for figures far from the unit's own history: more than
+    `factor` times, or less than 1/`factor` of, the median of its earlier periods of the same kind.
+    `own` maps a unit code to the figures it sent itself per period (Ledger.own_history)."""
+    s = settings or HistorySettings()
+    out: list[Finding] = []
+    for code, r in cons.units.items():
+        sub = r.submission
+        if sub is None:
+            continue
+        hist = own.get(code, {})
+        earlier = _earlier_same_kind(cons.period, hist)
+        if len(earlier) < s.outlier_min_periods:
+            continue
+        for ind in cons.catalogue.indicators:
+            v = sub.values.get(ind.code)
+            series = [(p.id, hist[p.id].get(ind.code)) for p in earlier]
+            series = [(pid, x) for pid, x in series if x is not None]
+            if v is None or len(series) < s.outlier_min_periods:
+                continue
+            med = statistics.median(x for _, x in series)
+            if med < s.outlier_min_median:
+                continue
+            if v > s.outlier_factor * med:
+                compared = f"gấp {figure_text(round(v / med, 1))} lần"
+                cause = "gõ thừa chữ số hoặc nhầm đơn vị tính"
+            elif v * s.outlier_factor < med:
+                compared = f"chỉ bằng {vn.ty_le(v, med) or '0%'}"
+                cause = "gõ thiếu chữ số hoặc bỏ sót số liệu"
+            else:
+                continue
+            out.append(finding(
+                "history-outlier", file=sub.source, unit=code, indicator=ind.code,
+                cell=sub.cells.get(ind.code, ""), label=ind.label, value=figure_text(v), compared=compared,
+                median=figure_text(med), periods=len(series),
+                history="; ".join(f"{pid}: {figure_text(x)}" for pid, x in series), cause=cause))
+    return out
