@@ -72,9 +72,10 @@ def check_structure(sub: Submission, catalogue: Catalogue) -> list[Finding]:
             continue
         cell = sub.cells.get(code, "")
         other = next((c for c, lab in labels.items() if c != code and _same(found, lab)), None)
-        if other:
+        if other or not found.strip():
+            # onto another indicator's row, or onto a row with no label at all: the cell is not this figure
             out.append(finding("name-moved", file=sub.source, unit=sub.unit, indicator=code, cell=cell,
-                               name=code, found=found))
+                               name=code, found=found or "ô không có nội dung chỉ tiêu"))
         else:
             out.append(finding("label-altered", file=sub.source, unit=sub.unit, indicator=code, cell=cell,
                                label=expected, found=found or "(trống)"))

@@ -96,9 +96,10 @@ def validate(
             checks = pipeline.validate_files(files, expect, catalogue=cat, progress=prog)
         annotated = {}
         if annotate:
-            for c in checks:
-                if c.findings and not any(f.kind == "unreadable-file" for f in c.findings):
-                    annotated[str(c.path)] = str(pipeline.annotate_file(c, c.path.with_suffix(".kiem-tra.xlsx")))
+            for c in (c for c in checks if c.findings):      # a clean file needs no coloured copy
+                copy = pipeline.annotate_file(c)
+                if copy:
+                    annotated[str(c.path)] = str(copy)
     n_err = sum(f.severity == Severity.ERROR for c in checks for f in c.findings)
     n_warn = sum(f.severity == Severity.WARNING for c in checks for f in c.findings)
     if as_json:
@@ -222,10 +223,12 @@ def demo(out_dir: Path = typer.Option(Path("batn-demo"), "--out", help="ThÆ° má»
 
 
 def _register_doors() -> None:
-    """Commands that live with their door: the scheduled run and the ledger history."""
+    """Commands that live with their door: the scheduled run, the ledger history, Google Sheets."""
+    from .gsheets.cli import gsheets_app
     from .run_cli import register
 
     register(app)
+    app.add_typer(gsheets_app, name="gsheets")
 
 
 _register_doors()

@@ -78,10 +78,26 @@ def validate_files(paths: Iterable[str | Path], expect: Expectation = Expectatio
     return out
 
 
-def annotate_file(check: FileCheck, dst: str | Path) -> Path:
+ANNOTATABLE = (".xlsx", ".xlsm")
+
+
+def annotate_file(check: FileCheck, dst: str | Path | None = None) -> Path | None:
+    """A coloured, annotated copy (<name>.kiem-tra.xlsx); None when the file cannot carry one
+    (unreadable, not an .xlsx), in which case the reason is added as a finding."""
+    from .findings import finding
     from .xlsx.annotate import apply_to_xlsx
 
-    return apply_to_xlsx(check.path, annotation_actions(check.findings), dst)
+    if any(f.kind == "unreadable-file" for f in check.findings):
+        return None
+    if check.path.suffix.lower() not in ANNOTATABLE:
+        check.findings.append(finding("annotate-failed", file=str(check.path), reason="chỉ tô màu được tệp .xlsx"))
+        return None
+    try:
+        return apply_to_xlsx(check.path, annotation_actions(check.findings),
+                             dst or check.path.with_suffix(".kiem-tra.xlsx"))
+    except Exception as e:   # openpyxl may refuse XML that calamine read: the findings still stand
+        check.findings.append(finding("annotate-failed", file=str(check.path), reason=type(e).__name__))
+        return None
 
 
 def read_checked(path: str | Path, catalogue: Catalogue, expect: Expectation) -> Submission:

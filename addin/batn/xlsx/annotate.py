@@ -17,7 +17,12 @@ def apply_to_xlsx(src: str | Path, actions, dst: str | Path) -> Path:
     wb = load_workbook(src)
     for a in actions:
         if isinstance(a, MarkCell) and a.sheet in wb.sheetnames:
-            cell = wb[a.sheet][a.cell]
+            ws = wb[a.sheet]
+            cell = ws[a.cell]
+            for rng in ws.merged_cells.ranges:      # a merged cell's note and fill live on its first cell
+                if a.cell in rng:
+                    cell = ws.cell(rng.min_row, rng.min_col)
+                    break
             cell.fill = PatternFill("solid", fgColor=a.colour)
             cell.comment = Comment(a.note, "batn", width=320, height=120)
         elif isinstance(a, WriteFindingsSheet):

@@ -51,6 +51,7 @@ class Package:
     parts: dict[str, str] = field(default_factory=dict)   # sheet title -> zip part path
     has_macros: bool = False
     external_links: int = 0
+    xml: dict[str, bytes] = field(default_factory=dict)   # sheet title -> part bytes (the sheets we read)
 
 
 def sniff(path: Path) -> str:
@@ -84,11 +85,13 @@ def check_zip_limits(z: zipfile.ZipFile) -> None:
     for info in z.infolist():
         total += info.file_size
         if info.file_size > MAX_PART_BYTES:
+            # A repetitive text compresses well too: the ratio only says which kind of "too large" it is.
+            if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
+                raise Unreadable(f"tệp nén bất thường: phần “{info.filename}” nở ra gấp "
+                                 f"{_n(info.file_size // info.compress_size)} lần khi giải nén, tới {_n(info.file_size)} byte "
+                                 f"(nghi là “bom nén”)")
             raise Unreadable(f"phần “{info.filename}” quá lớn khi giải nén ({_n(info.file_size)} byte, "
-                             f"giới hạn {_n(MAX_PART_BYTES)}): có thể là trang tính có hàng triệu dòng hoặc tệp nén độc hại")
-        if info.compress_size and info.file_size > 1_000_000 and info.file_size / info.compress_size > MAX_RATIO:
-            raise Unreadable(f"tệp nén bất thường: phần “{info.filename}” nở ra gấp "
-                             f"{_n(info.file_size // info.compress_size)} lần (nghi là “bom nén”)")
+                             f"giới hạn {_n(MAX_PART_BYTES)}): có thể là trang tính có hàng triệu dòng")
     if total > MAX_EXPANDED_BYTES:
         raise Unreadable(f"nội dung giải nén quá lớn ({_n(total)} byte, giới hạn {_n(MAX_EXPANDED_BYTES)})")
 
@@ -139,6 +142,8 @@ def open_package(path: Path) -> Package:
                                 if m in members])
             if "mimetype" in members and b"opendocument.spreadsheet" in z.read("mimetype"):
                 return Package("ods")
+            if "xl/workbook.bin" in members:
+                raise Unreadable("tệp Excel dạng nhị phân (.xlsb) chưa được hỗ trợ; hãy lưu lại dạng .xlsx")
             if "xl/workbook.xml" not in members:
                 raise Unreadable("tệp nén không chứa sổ tính Excel (thiếu xl/workbook.xml)")
             pkg = Package("xlsx", has_macros="xl/vbaProject.bin" in members,
@@ -152,6 +157,10 @@ def open_package(path: Path) -> Package:
                         posixpath.join("xl", target))
     except zipfile.BadZipFile:
         raise Unreadable("tệp nén bị hỏng hoặc bị cắt cụt (không phải tệp .xlsx hợp lệ)") from None
+    except RuntimeError as e:        # zipfile: "File ... is encrypted, password required"
+        if "encrypted" in str(e):
+            raise Unreadable("tệp nén có đặt mật khẩu; hãy gỡ mật khẩu rồi gửi lại") from None
+        raise
     for s in root.iterfind("m:sheets/m:sheet", _NS):
         title = s.get("name", "")
         pkg.sheets.append(title)
@@ -162,7 +171,66 @@ def open_package(path: Path) -> Package:
     for d in root.iterfind("m:definedNames/m:definedName", _NS):
         if d.get("localSheetId") is None and d.get("name"):
             pkg.names[d.get("name")] = (d.text or "").strip()
+    _guard_named_sheets(path, pkg)
     return pkg
+
+
+MAX_CELLS = 10_000_000     # rows x columns of a sheet's used range; calamine allocates all of it (~32 B a cell)
+_ROW = re.compile(rb'<row r="(\d+)"')
+_WIDE_COL = re.compile(rb'<c r="([A-Z]{3})\d+"')
+_NARROW_COL = re.compile(rb'<c r="([A-Z]{1,2})\d')
+
+
+def _sheets_named(pkg: Package) -> set[str]:
+    out = set()
+    for ref in pkg.names.values():
+        m = re.match(r"^(?:'((?:[^']|'')+)'|([^!']+))!", ref.strip())
+        if m:
+            out.add((m.group(1) or "").replace("''", "'") or m.group(2))
+    return out
+
+
+def _guard_named_sheets(path: Path, pkg: Package) -> None:
+    """Before calamine sees them, check the sheets our names point to: UTF-8, no DTD, and a used
+    range calamine can allocate (a 20 KB file with one cell at XFD1048576 would need 512 GB)."""
+    with zipfile.ZipFile(path) as z:
+        for title in sorted(_sheets_named(pkg)):
+            part = pkg.parts.get(title)
+            if not part or part not in z.NameToInfo:
+                continue
+            data = z.read(part)
+            guard_sheet_xml(data, title)
+            pkg.xml[title] = data
+
+
+def guard_sheet_xml(data: bytes, title: str) -> None:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b'encoding="UTF-16' in data[:100].upper():
+        head = data[:8192].decode("utf-16", "replace")
+        if "<!DOCTYPE" in head or "<!ENTITY" in head:
+            raise Unreadable(f"trang “{title}” (mã UTF-16) {UNSAFE_XML}")
+        raise Unreadable(f"trang “{title}” được lưu bằng mã UTF-16 (Excel luôn lưu UTF-8): tệp đã bị sửa bằng công cụ khác")
+    root = data.find(b"<worksheet")
+    head = data[:root if root >= 0 else 4096]
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise Unreadable(f"trang “{title}” {UNSAFE_XML}")
+    last = data.rfind(b'<row r="')
+    rows = int(_ROW.match(data, last).group(1)) if last >= 0 and _ROW.match(data, last) else 1
+    if _WIDE_COL.search(data):
+        cols = max(_col_number(m.group(1).decode()) for m in _WIDE_COL.finditer(data))
+    elif rows * 26 <= MAX_CELLS:
+        cols = 26                       # cannot be over the limit: no need to look closer
+    else:                               # a long sheet: find its real width
+        cols = max((_col_number(c.decode()) for c in set(_NARROW_COL.findall(data))), default=1)
+    if rows * cols > MAX_CELLS:
+        raise Unreadable(f"trang “{title}” trải tới dòng {_n(rows)}, cột thứ {_n(cols)} "
+                         f"(hơn {_n(MAX_CELLS)} ô): vượt giới hạn đọc, có thể là tệp độc hại")
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ord(ch) - 64)
+    return n
 
 
 @lru_cache(maxsize=64)
@@ -174,17 +242,25 @@ _F = re.compile(rb"<f[^>]*?(?:/>|>(.*?)</f>)", re.S)
 _V = re.compile(rb"<v>(.*?)</v>", re.S)
 
 
+# A master carries the text (<f t="shared" ref="D60:D61" si="0">…</f>); a follower is self-closing.
+_SHARED_MASTER = re.compile(rb'<f t="shared"[^>]*?si="(\d+)"[^>]*?(?<!/)>(.*?)</f>', re.S)
+_SI = re.compile(rb'si="(\d+)"')
+
+
 def cell_facts(path: Path, pkg: Package, sheet: str, cells: set[str]) -> dict[str, CellFacts]:
     """Formulas and error values in the given cells of one sheet (calamine shows neither)."""
     part = pkg.parts.get(sheet)
     if not part or not cells:
         return {}
-    with zipfile.ZipFile(path) as z:
-        try:
-            xml = z.read(part)
-        except KeyError:
-            return {}
+    xml = pkg.xml.get(sheet)
+    if xml is None:
+        with zipfile.ZipFile(path) as z:
+            try:
+                xml = z.read(part)
+            except KeyError:
+                return {}
     out: dict[str, CellFacts] = {}
+    masters: dict[bytes, bytes] | None = None
     columns = frozenset(re.match(r"[A-Z]+", c).group(0) for c in cells)
     for m in _cell_pattern(columns).finditer(xml):
         ref = m.group(1).decode()
@@ -195,9 +271,16 @@ def cell_facts(path: Path, pkg: Package, sheet: str, cells: set[str]) -> dict[st
         is_error = b't="e"' in m.group(2)
         if not f and not is_error:
             continue
+        text = f.group(1) if f else None
+        if f and not text and b't="shared"' in f.group(0):
+            # A filled-down formula: the follower holds only its group number; judge it by the master's text.
+            if masters is None:
+                masters = {si: t for si, t in _SHARED_MASTER.findall(xml)}
+            si = _SI.search(f.group(0))
+            text = masters.get(si.group(1), b"") if si else b""
         v = _V.search(body)
         out[ref] = CellFacts(
-            formula=("=" + _unescape(f.group(1) or b"")) if f else "",
+            formula=("=" + _unescape(text or b"")) if f else "",
             error=_unescape(v.group(1)) if is_error and v else "",
         )
     return out

@@ -108,6 +108,7 @@ class Grid:
         self.merged: dict[str, list] = {}
         self.reported: set[str] = set()   # sheets already reported missing or broken
         self.errors: dict[str, str] = {}  # sheet -> why it could not be read
+        self.blocked: set[tuple[str, int, int]] = set()   # (sheet, row, col) never to be read
 
     def sheet(self, name: str) -> list[list] | None:
         if name not in self.cache:
@@ -140,6 +141,8 @@ class Grid:
         if rows is None or t.row >= len(rows) or t.col + dc >= len(rows[t.row]) or t.col + dc < 0:
             return None
         v = rows[t.row][t.col + dc]
+        if self.blocked and (t.sheet, t.row, t.col + dc) in self.blocked:
+            return None
         return None if v == "" else _nfc(v)
 
     def merge_of(self, t: Target):
@@ -175,6 +178,7 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Sub
         sub.findings.append(finding("unreadable-file", file=name, reason=calamine_reason(e)))
         return sub
 
+    _block_risky_cells(sub, path, pkg, grid)
     read_grid(sub, grid, pkg.names, catalogue,
               extra_checks=lambda cat: (_note_package(sub, pkg),
                                         _check_input_cells(sub, path, pkg, grid, pkg.names, cat)))
@@ -207,15 +211,43 @@ def read_grid(sub: Submission, grid: "Grid", names: dict[str, str], catalogue: C
     return sub
 
 
+def _block_risky_cells(sub: Submission, path: Path, pkg: Package, grid: "Grid") -> None:
+    """Metadata and narrative cells whose formula reaches outside (DDE, WEBSERVICE, links) are
+    never read: their cached value is whatever the sender's machine fetched."""
+    labels = {**L.METADATA_NAMES, L.NAME_KIND: "loại số liệu"}
+    for key, ref in pkg.names.items():
+        if key not in labels and not key.startswith("BATN_"):
+            continue
+        t = parse_ref(ref)
+        if t is None:
+            continue
+        cells = {f"{_col_letter(c)}{r + 1}" for r in range(t.row, min(t.row2, MAX_ROWS_READ) + 1)
+                 for c in range(t.col, t.col2 + 1)}
+        for a1, facts in cell_facts(path, pkg, t.sheet, cells).items():
+            why = formula_risk(facts.formula) if facts.formula else ""
+            if not why:
+                continue
+            target = parse_ref(f"'{t.sheet}'!{a1}")
+            grid.blocked.add((t.sheet, target.row, target.col))
+            sub.findings.append(finding("formula-risky", file=sub.source, cell=f"{t.sheet}!{a1}",
+                                        label=labels.get(key, f"trang “{t.sheet}”"), why=why,
+                                        formula=facts.formula[:200]))
+
+
 def _short(e: Exception) -> str:
     return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
 
 
 def calamine_reason(e: Exception) -> str:
     """python-calamine's error, said for a clerk."""
-    if "entity" in str(e).lower():
+    text = str(e).lower()
+    if "entity" in text:
         from .package import UNSAFE_XML
         return f"một trang tính {UNSAFE_XML}"
+    if "cell limit" in text or "too large" in text:
+        return "một trang tính có quá nhiều ô (vượt giới hạn đọc), có thể là tệp độc hại"
+    if "encrypt" in text or "password" in text:
+        return "tệp có đặt mật khẩu; hãy gỡ mật khẩu rồi gửi lại"
     return f"nội dung hỏng ({_short(e)})"
 
 
@@ -367,8 +399,8 @@ def _narrative_rows(sub: Submission, grid: Grid, t: Target, sheet_title: str) ->
     sheet = grid.sheet(t.sheet) or []
     for r in range(t.row, min(t.row2, len(sheet) - 1) + 1):
         texts = []
-        for c in sheet[r][t.col:t.col2 + 1]:
-            if c == "" or c is None:
+        for j, c in enumerate(sheet[r][t.col:t.col2 + 1]):
+            if c == "" or c is None or (grid.blocked and (t.sheet, r, t.col + j) in grid.blocked):
                 texts.append("")
                 continue
             text, n = clean_text(str(c))
@@ -450,6 +482,7 @@ def find_workbooks(folder: str | Path) -> list[Path]:
             # Office lock files, hidden files, and the annotated copies `batn validate --annotate` writes
             if f.startswith(("~$", ".~lock", ".")) or ".kiem-tra." in f:
                 continue
-            if f.lower().endswith((".xlsx", ".xlsm", ".xls", ".ods")):
+            # .xlsb, templates and .csv are listed too, so that they are reported rather than skipped
+            if f.lower().endswith((".xlsx", ".xlsm", ".xls", ".ods", ".xlsb", ".xltx", ".xltm", ".csv")):
                 out.append(Path(root) / f)
     return sorted(out)

@@ -177,7 +177,7 @@ def _write_table(ws, catalogue: Catalogue, rows, placed, values: Mapping[str, ob
             ws.cell(r, COL_STT, int(ir.stt))
             ws.cell(r, COL_LABEL, ind.label)
             ws.cell(r, COL_UNIT, ind.unit)
-            v = ws.cell(r, COL_VALUE, (values or {}).get(ind.code))
+            v = put(ws, r, COL_VALUE, (values or {}).get(ind.code))
             v.fill = INPUT_FILL
             v.protection = UNLOCKED
             v.number_format = "#,##0"
