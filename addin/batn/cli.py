@@ -5,60 +5,21 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
-from datetime import date, datetime
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import pipeline
-from .catalogue import CatalogueError, load_catalogue
+from .catalogue import load_catalogue
 from .checks import Expectation
+from .cliutil import (HAS_ERRORS, OK, clear_errors, fail, load_inputs, out, parse_date,
+                      progress_bar)
 from .model import Severity
-from .units import UnitsFileError
 
 app = typer.Typer(help="batn: biểu mẫu, kiểm tra, tổng hợp và báo cáo phong trào “3 trách nhiệm”.",
                   no_args_is_help=True, add_completion=False)
-out = Console()
-err = Console(stderr=True)
-
-OK, HAS_ERRORS, CANNOT_RUN = 0, 1, 2
-
-
-def fail(message: str) -> None:
-    err.print(f"[bold red]Lỗi:[/] {message}")
-    raise typer.Exit(CANNOT_RUN)
-
-
-@contextmanager
-def progress_bar(label: str, quiet: bool = False) -> Iterator:
-    if quiet or not err.is_terminal:
-        yield lambda done, total: None
-        return
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as p:
-        task = p.add_task(label, total=None)
-        yield lambda done, total: p.update(task, completed=done, total=total)
-
-
-@contextmanager
-def clear_errors() -> Iterator[None]:
-    """Library errors a user can fix become one clear line and exit status 2."""
-    try:
-        yield
-    except (UnitsFileError, CatalogueError, ValueError, KeyError, FileNotFoundError, PermissionError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        fail(str(msg))
-
-
-def _load_common(units: Path, catalog: str, period: str, period_config: Optional[Path]):
-    tree = pipeline.load_tree(units)
-    cat = load_catalogue(catalog)
-    per = pipeline.load_period(period, period_config)
-    return tree, cat, per
 
 
 @app.command()
@@ -72,7 +33,7 @@ def template(
 ) -> None:
     """Tạo biểu mẫu Excel cho từng đơn vị: <THƯ MỤC>/<MÃ ĐƠN VỊ>.xlsx."""
     with clear_errors():
-        tree, cat, per = _load_common(units, catalog, period, period_config)
+        tree, cat, per = load_inputs(units, catalog, period, period_config)
         with progress_bar("Tạo biểu mẫu") as prog:
             files = pipeline.make_templates(cat, tree, per, out_dir, only=unit, progress=prog)
     out.print(f"Đã tạo {len(files)} biểu mẫu trong {out_dir}")
@@ -142,7 +103,7 @@ def consolidate(
     with clear_errors():
         if not inbox.is_dir():
             fail(f"Không có thư mục {inbox}")
-        tree, cat, per = _load_common(units, catalog, period, period_config)
+        tree, cat, per = load_inputs(units, catalog, period, period_config)
         if root and root not in tree:
             fail(f"Mã đơn vị '{root}' không có trong danh sách đơn vị")
         with progress_bar("Đọc báo cáo", quiet=as_json) as prog:
@@ -173,16 +134,6 @@ def consolidate(
     raise typer.Exit(HAS_ERRORS if n_err else OK)
 
 
-def _parse_date(text: Optional[str]) -> Optional[date]:
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        fail(f"Ngày '{text}' không đúng dạng YYYY-MM-DD")
-    return None
-
-
 @app.command()
 def report(
     consolidated: Path = typer.Argument(..., help="Tệp tổng hợp .xlsx (hoặc biểu mẫu đã điền)"),
@@ -196,7 +147,7 @@ def report(
     if out_file.suffix.lower() not in (".docx", ".txt", ".md"):
         fail("Tệp báo cáo phải có đuôi .docx, .txt hoặc .md")
     with clear_errors():
-        path, _doc = pipeline.report_from_workbook(consolidated, out_file, number=number, on=_parse_date(on),
+        path, _doc = pipeline.report_from_workbook(consolidated, out_file, number=number, on=parse_date(on),
                                                    config=config, units=units)
     out.print(f"Đã viết báo cáo: {path}")
 

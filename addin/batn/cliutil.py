@@ -1,0 +1,64 @@
+"""What every command-line door shares: consoles, exit statuses, turning library errors into one
+clear Vietnamese line, dates, progress bars, and loading the usual inputs."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .catalogue import CatalogueError
+from .units import UnitsFileError
+
+OK, HAS_ERRORS, CANNOT_RUN = 0, 1, 2      # the contract of architecture.md
+out = Console(soft_wrap=True)             # long paths and URLs stay on one line, copyable
+err = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str) -> None:
+    err.print(f"[bold red]Lỗi:[/] {escape(message)}")
+    raise typer.Exit(CANNOT_RUN)
+
+
+@contextmanager
+def clear_errors(*more: type[BaseException]) -> Iterator[None]:
+    """Library errors a user can fix become one clear line and exit status 2."""
+    try:
+        yield
+    except (UnitsFileError, CatalogueError, ValueError, KeyError, FileNotFoundError, PermissionError, *more) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        fail(str(msg))
+
+
+def parse_date(text: Optional[str]) -> Optional[date]:
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        fail(f"Ngày '{text}' không đúng dạng YYYY-MM-DD")
+    return None
+
+
+def load_inputs(units: Path, catalog: str, period: str, period_config: Optional[Path] = None):
+    """The unit tree, catalogue and period most commands start from."""
+    from . import pipeline
+    from .catalogue import load_catalogue
+
+    return pipeline.load_tree(units), load_catalogue(catalog), pipeline.load_period(period, period_config)
+
+
+@contextmanager
+def progress_bar(label: str, quiet: bool = False) -> Iterator:
+    """A progress callable (done, total) drawn on a terminal, silent otherwise."""
+    if quiet or not err.is_terminal:
+        yield lambda done, total: None
+        return
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as p:
+        task = p.add_task(label, total=None)
+        yield lambda done, total: p.update(task, completed=done, total=total)

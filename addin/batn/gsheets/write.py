@@ -1,0 +1,268 @@
+"""Write a consolidation back into the spreadsheet(s): two batched requests per spreadsheet.
+
+Record, then apply: `plan_write_back` builds a `WritePlan` (plain dicts, nothing sent) from the
+consolidation and the annotation actions of `batn.actions` (the same MarkCell/WriteFindingsSheet
+list the xlsx and Excel doors replay); `apply_plan` sends it:
+
+1. one spreadsheets.batchUpdate: create or grow the output tabs and clear them, reset the colour
+   and note of every input cell read, then one repeatCell per MarkCell (colour + note);
+2. one values.batchUpdate with valueInputOption RAW: the status tab (đã nộp / chưa nộp / có lỗi),
+   the findings tab and the consolidated tab.
+
+RAW means Sheets stores every string as text: a unit's narrative "=IMPORTXML(...)" is shown as
+those characters and never runs. No apostrophe is added (with RAW it would become part of the text).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from ..actions import COLOURS, MarkCell, WriteFindingsSheet, annotation_actions
+from ..model import Finding, Severity, UnitTree
+from ..rollup import COVERED, HAS_ERRORS, LATE, MISSING, ROOT, SENT, Consolidation
+from ..tables import status_frame, summary_frame
+from ..vn import ty_le
+from ..xlsx.template import COL_VALUE, ROMAN, layout_rows
+from . import layout as G
+from .read import SheetRead, findings_here
+from .setup import rgb
+
+STATUS_COLOURS = {SENT: "C6EFCE", HAS_ERRORS: COLOURS[Severity.ERROR], MISSING: "E7E6E6", LATE: "FFD699",
+                  COVERED: "DDEBF7", ROOT: "DDEBF7"}
+FINDINGS_HEAD = ["STT", "Mức độ", "Đơn vị", "Nguồn", "Ô", "Chỉ tiêu", "Nội dung"]
+STATUS_HEAD = ["STT", "Mã", "Đơn vị", "Cấp", "Tình trạng", "Nguồn", "Số lỗi", "Số cảnh báo", "Hạn nộp"]
+
+
+@dataclass
+class WritePlan:
+    key: str
+    requests: list[dict] = field(default_factory=list)   # spreadsheets.batchUpdate
+    data: list[dict] = field(default_factory=list)       # values.batchUpdate, valueInputOption RAW
+    marks: list[MarkCell] = field(default_factory=list)  # the MarkCell actions replayed
+
+    def tab_values(self, title: str) -> list[list[object]]:
+        for vr in self.data:
+            if vr["range"].startswith(G.quote_tab(title) + "!"):
+                return vr["values"]
+        return []
+
+
+def safe_value(v: object) -> object:
+    """A value for a RAW write: numbers stay numbers, everything else becomes text."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, bool):
+        return "có" if v else "không"
+    if isinstance(v, (int, float)):
+        return int(v) if float(v).is_integer() else v
+    if isinstance(v, datetime):
+        return f"{v:%H:%M %d/%m/%Y}"
+    if isinstance(v, date):
+        return f"{v:%d/%m/%Y}"
+    try:
+        if v != v:      # pandas NaT and friends
+            return ""
+    except Exception:
+        pass
+    return str(v)
+
+
+def _rows(rows: list[list[object]]) -> list[list[object]]:
+    return [[safe_value(v) for v in row] for row in rows]
+
+
+class _Planner:
+    def __init__(self, read: SheetRead, plan: WritePlan):
+        self.read, self.plan = read, plan
+        self.info = read.info
+        self.ids = {t.title: t.sheet_id for t in self.info.tabs.values()}
+        self.next_id = max(self.ids.values(), default=0) + 1
+        self.structure: list[dict] = []
+        self.formats: list[dict] = []
+
+    def output_tab(self, title: str, rows: list[list[object]], index: int, frozen: int = 0) -> int:
+        """Create or grow the tab to hold `rows`, clear it, and queue the values."""
+        need_rows = max(len(rows) + 20, 100)
+        need_cols = max([26, *(len(r) + 1 for r in rows)])
+        grid = {"rowCount": need_rows, "columnCount": need_cols, "frozenRowCount": frozen}
+        tab = self.info.tabs.get(title)
+        if tab is None:
+            sid = self.next_id
+            self.next_id += 1
+            index = min(index, len(self.ids))           # never past the end of the tab list
+            self.structure.append({"addSheet": {"properties": {"sheetId": sid, "title": title, "index": index,
+                                                               "gridProperties": grid}}})
+            self.ids[title] = sid
+        else:
+            sid = tab.sheet_id
+            grid["rowCount"] = max(need_rows, tab.rows)
+            grid["columnCount"] = max(need_cols, tab.cols)
+            self.structure.append({"updateSheetProperties": {
+                "properties": {"sheetId": sid, "gridProperties": grid},
+                "fields": "gridProperties.rowCount,gridProperties.columnCount,gridProperties.frozenRowCount"}})
+            self.structure.append({"updateCells": {"range": {"sheetId": sid},
+                                                   "fields": "userEnteredValue,note,userEnteredFormat"}})
+        self.plan.data.append({"range": f"{G.quote_tab(title)}!A1", "majorDimension": "ROWS", "values": _rows(rows)})
+        return sid
+
+    def bold_row(self, sid: int, row: int, width: int, colour: str | None = G.HEADER_FILL) -> None:
+        fmt: dict = {"textFormat": {"bold": True}, "wrapStrategy": "WRAP", "verticalAlignment": "MIDDLE"}
+        if colour:
+            fmt["backgroundColor"] = rgb(colour)
+        self.formats.append({"repeatCell": {"range": G.grid(sid, row, 1, row, width),
+                                            "cell": {"userEnteredFormat": fmt}, "fields": "userEnteredFormat"}})
+
+    def colour(self, sid: int, row: int, col: int, hex6: str) -> None:
+        self.formats.append({"repeatCell": {"range": G.grid(sid, row, col),
+                                            "cell": {"userEnteredFormat": {"backgroundColor": rgb(hex6)}},
+                                            "fields": "userEnteredFormat.backgroundColor"}})
+
+    def reset_marks(self, tree: UnitTree | None, catalogue) -> None:
+        """Put every input cell read back to its set-up look before this run's marks."""
+        def reset(rng: dict, colour: str | None) -> None:
+            cell = {"userEnteredFormat": {"backgroundColor": rgb(colour)}} if colour else {}
+            self.formats.append({"repeatCell": {"range": rng, "cell": cell,
+                                                "fields": "note,userEnteredFormat.backgroundColor"}})
+
+        def mid(code: str) -> bool:
+            return bool(tree and code in tree and tree.children.get(code))
+
+        if self.read.unit_tabs:
+            tl = G.tab_layout(catalogue)
+            for code, title in self.read.unit_tabs.items():
+                sid = self.ids[title]
+                for a, z in tl.input_runs():
+                    reset(G.grid(sid, a, COL_VALUE, z, COL_VALUE), G.INPUT_FILL)
+                reset(G.grid(sid, G.META_NAME, G.META_COL, G.META_CATALOG, G.META_COL), None)
+                reset(G.grid(sid, G.META_KIND, G.META_COL), G.INPUT_FILL if mid(code) else None)
+        if self.read.unit_rows and G.ROWS_TAB in self.ids:
+            sid = self.ids[G.ROWS_TAB]
+            rl = G.RowsLayout(catalogue, ())
+            reset(G.grid(sid, rl.period_row, 2, rl.catalog_row, 2), None)
+            for code, r in self.read.unit_rows.items():
+                reset(G.grid(sid, r, rl.first_value_col, r, rl.last_col), G.INPUT_FILL)
+                reset(G.grid(sid, r, rl.kind_col), G.INPUT_FILL if mid(code) else None)
+
+    def replay(self, actions: list[object]) -> list[Finding]:
+        """MarkCell -> colour and note on the cell; WriteFindingsSheet -> the findings to list."""
+        listed: list[Finding] = []
+        for a in actions:
+            if isinstance(a, MarkCell):
+                if a.sheet not in self.ids:
+                    continue
+                row, col = G.parse_cell(a.cell)
+                self.formats.append({"repeatCell": {
+                    "range": G.grid(self.ids[a.sheet], row, col),
+                    "cell": {"note": a.note, "userEnteredFormat": {"backgroundColor": rgb(a.colour)}},
+                    "fields": "note,userEnteredFormat.backgroundColor"}})
+                self.plan.marks.append(a)
+            elif isinstance(a, WriteFindingsSheet):
+                listed = list(a.findings)
+        return listed
+
+
+def findings_rows(findings: list[Finding]) -> list[list[object]]:
+    rows: list[list[object]] = [FINDINGS_HEAD]
+    order = sorted(findings, key=lambda f: (f.severity != Severity.ERROR, f.file, f.unit, f.cell))
+    for i, f in enumerate(order, start=1):
+        rows.append([i, f.severity.value, f.unit, f.file, f.cell, f.indicator, f.message])
+    if not findings:
+        rows.append(["", "", "", "", "", "", "Không có lỗi hay cảnh báo nào."])
+    return rows
+
+
+def status_rows(cons: Consolidation) -> list[list[object]]:
+    rows: list[list[object]] = [
+        [f"Đã gửi báo cáo: {len(cons.sent)}/{len(cons.expected)} đơn vị — tổng hợp lúc "
+         f"{cons.as_of:%H:%M ngày %d/%m/%Y}"], [], STATUS_HEAD]
+    for i, r in enumerate(status_frame(cons).itertuples(index=False), start=1):
+        rows.append([i, r.code, "    " * int(r.depth) + str(r.name), r.level, r.status, r.file, r.errors,
+                     r.warnings, r.deadline])
+    return rows
+
+
+def consolidated_rows(cons: Consolidation) -> tuple[list[list[object]], dict[str, int]]:
+    """The totals by indicator (the template's order), then by unit, then the narrative lists.
+    Returns the rows and where each part's header row is."""
+    cat = cons.catalogue
+    root = cons.tree[cons.tree.root]
+    rows: list[list[object]] = [
+        [f"TỔNG HỢP SỐ LIỆU — {root.name} — {cons.period.label}"],
+        [f"Đã gửi báo cáo: {len(cons.sent)}/{len(cons.expected)} đơn vị — tổng hợp lúc "
+         f"{cons.as_of:%H:%M ngày %d/%m/%Y}"], [],
+        ["STT", "Nội dung", "Đơn vị tính", "Tổng hợp", "Mã chỉ tiêu"]]
+    marks = {"indicators": 4}
+    table, placed = layout_rows(cat)
+    totals = cons.totals
+    for what, item in table:
+        if what == "section":
+            rows.append([ROMAN.get(item.key, item.key), item.heading.upper()])
+        elif what == "indicator":
+            ind = item.indicator
+            rows.append([int(item.stt), ind.label, ind.unit, totals.get(ind.code), ind.code])
+        else:
+            num, den = item
+            n, d = totals.get(num), totals.get(den)
+            rows.append(["", f"Tỷ lệ: mục {placed[num].stt} / mục {placed[den].stt}", "",
+                         ty_le(n, d) if n is not None and d is not None else ""])
+    rows += [[], ["TỔNG HỢP THEO ĐƠN VỊ"]]
+    marks["units"] = len(rows) + 1
+    rows.append(["Mã", "Đơn vị", "Tình trạng", *[i.label for i in cat.indicators]])
+    rows.append(["", "", "", *cat.codes])
+    df = summary_frame(cons)
+    for r in df.itertuples(index=False):
+        rows.append([r.code, "    " * int(r.depth) + str(r.name), r.status, *[getattr(r, c) for c in cat.codes]])
+    rows.append(["", "TỔNG CỘNG", "", *[totals.get(c) for c in cat.codes]])
+    marks["narratives"] = len(rows) + 2
+    for nl in cat.narratives:
+        rows += [[], [nl.title], ["Đơn vị", *nl.columns]]
+        for unit_name, row in cons.narratives.get(nl.key, []):
+            rows.append([unit_name, *row])
+    return rows, marks
+
+
+def plan_write_back(read: SheetRead, cons: Consolidation, *, summary: bool,
+                    tree: UnitTree | None = None) -> WritePlan:
+    """What to write into this spreadsheet. `summary`: also the status and consolidated tabs, and
+    every finding of the run (otherwise the findings of this spreadsheet's units only)."""
+    plan = WritePlan(read.info.key)
+    p = _Planner(read, plan)
+    mine = findings_here(cons.findings, read.info)
+    shown = list(cons.findings) if summary else mine
+    # Marks for this spreadsheet's cells; the findings tab lists what `shown` holds.
+    actions = [a for a in annotation_actions(mine) if isinstance(a, MarkCell)] + [WriteFindingsSheet(tuple(shown))]
+    p.reset_marks(tree or cons.tree, cons.catalogue)
+    listed = p.replay(actions)
+    if summary:
+        crow, where = consolidated_rows(cons)
+        sid = p.output_tab(G.CONSOLIDATED_TAB, crow, 1, frozen=0)
+        p.bold_row(sid, 1, 1, None)
+        p.bold_row(sid, where["indicators"], 5)
+        p.bold_row(sid, where["units"], len(crow[where["units"] - 1]))
+        srow = status_rows(cons)
+        sid = p.output_tab(G.STATUS_TAB, srow, 2, frozen=3)
+        p.bold_row(sid, 1, 1, None)
+        p.bold_row(sid, 3, len(STATUS_HEAD))
+        for i, r in enumerate(srow[3:], start=4):
+            p.colour(sid, i, 5, STATUS_COLOURS.get(str(r[4]), "FFFFFF"))
+    frows = findings_rows(listed)
+    sid = p.output_tab(G.FINDINGS_TAB, frows, 3, frozen=1)
+    p.bold_row(sid, 1, len(FINDINGS_HEAD))
+    for i, f in enumerate(sorted(listed, key=lambda f: (f.severity != Severity.ERROR, f.file, f.unit, f.cell)),
+                          start=2):
+        p.colour(sid, i, 2, COLOURS[f.severity])
+    plan.requests = p.structure + p.formats
+    return plan
+
+
+def apply_plan(http, plan: WritePlan) -> int:
+    """Send the plan: at most two requests. Returns how many were made."""
+    made = 0
+    if plan.requests:
+        http.batch_update(plan.key, {"requests": plan.requests})
+        made += 1
+    if plan.data:
+        http.values_batch_update(plan.key, {"valueInputOption": "RAW", "data": plan.data})
+        made += 1
+    return made
