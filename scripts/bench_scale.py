@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,28 +56,13 @@ def bench_templates(n: int, workdir: Path) -> dict:
     tree, cat, period = load_tree(units), load_catalogue("3tn-2024"), load_period("2025")
     out = {}
     t = time.perf_counter()
-    files = make_templates(cat, tree, period, workdir / "tpl1")
+    files = make_templates(cat, tree, period, workdir / "tpl1", workers=1)
     out["one_process_s"] = time.perf_counter() - t
-    codes = list(tree.walk())
-    half = [codes[0::2], codes[1::2]]
     t = time.perf_counter()
-    with ProcessPoolExecutor(2) as ex:
-        list(ex.map(_templates_part, [str(units)] * 2, half, [str(workdir / "tpl2")] * 2))
+    make_templates(cat, tree, period, workdir / "tpl2", workers=2)
     out["two_processes_s"] = time.perf_counter() - t
     out["templates"] = len(files)
     return out
-
-
-def _templates_part(units: str, codes: list[str], out_dir: str) -> int:
-    from batn.catalogue import load_catalogue
-    from batn.pipeline import load_period, load_tree
-    from batn.xlsx.stamp import TemplateStamper
-
-    tree = load_tree(units)
-    st = TemplateStamper(load_catalogue("3tn-2024"), load_period("2025"))
-    for c in codes:
-        st.write(Path(out_dir) / f"{c}.xlsx", tree[c], has_children=bool(tree.children[c]))
-    return len(codes)
 
 
 def make_filled(n: int, workdir: Path) -> tuple[Path, Path]:
@@ -226,7 +210,7 @@ def main(argv=None) -> int:
         results["memory"] = m = bench_memory(sorted(args.memory), workdir)
         for n, r in m.items():
             print(f"memory N={n}: {r['seconds']:.1f} s ({r['files_per_s']:.0f} files/s), parent peak "
-                  f"{r['parent_peak_mb']:.0f} MB (imports {r['imports_mb']:.0f} MB), readers' peak "
+                  f"{r['parent_peak_mb']:.0f} MB ({r['imports_mb']:.0f} MB before consolidating), readers' peak "
                   f"{r['reader_peak_mb']:.0f} MB")
         lo, hi = min(m), max(m)
         if lo != hi:

@@ -43,3 +43,16 @@ def test_stamped_file_reads_as_the_unit(tmp_path):
         st.write(tmp_path / f"{code}.xlsx", Unit(code, f"Đoàn {code}", "T"))
     assert [read_submission(tmp_path / f"{c}.xlsx").unit for c in "AB"] == ["A", "B"]
     assert not read_submission(tmp_path / "B.xlsx").findings
+
+
+def test_many_templates_on_two_processes(tmp_path):
+    from batn.model import UnitTree
+    from batn.pipeline import make_templates
+
+    units = [Unit("T", "Tỉnh Đoàn", None)] + [Unit(f"X{i:04d}", f"Đoàn xã {i}", "T") for i in range(520)]
+    tree = UnitTree(units)
+    files = make_templates(load_catalogue("3tn-2024"), tree, load_period("2025"), tmp_path, workers=2)
+    assert [p.name for p in files] == [f"{u.code}.xlsx" for u in units]
+    assert all(p.exists() for p in files)
+    assert read_submission(tmp_path / "X0517.xlsx").unit == "X0517"
+    assert read_submission(tmp_path / "T.xlsx").unit == "T"

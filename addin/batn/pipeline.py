@@ -37,19 +37,41 @@ def load_period(pid: str, config: str | Path | None = None) -> Period:
 
 
 def make_templates(catalogue: Catalogue, tree: UnitTree, period: Period, out_dir: str | Path,
-                   only: str | None = None, progress: Progress = _noop) -> list[Path]:
-    """One template per unit (or only `only`), named <CODE>.xlsx."""
-    codes = [only] if only else list(tree.walk())
+                   only: str | None = None, progress: Progress = _noop, workers: int | None = None) -> list[Path]:
+    """One template per unit (or only `only`), named <CODE>.xlsx; many units are stamped on every core."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .xlsx.stamp import TemplateStamper
+
     if only and only not in tree:
         raise KeyError(f"Mã đơn vị '{only}' không có trong danh sách đơn vị")
+    codes = [only] if only else list(tree.walk())
+    jobs = [(tree[c], bool(tree.children[c])) for c in codes]
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers <= 1 or len(jobs) < 500:
+        stamper = TemplateStamper(catalogue, period)
+        out = []
+        for i, (unit, kids) in enumerate(jobs, start=1):
+            out.append(stamper.write(Path(out_dir) / f"{unit.code}.xlsx", unit, has_children=kids))
+            progress(i, len(jobs))
+        return out
+    chunks = [jobs[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(workers) as ex:
+        done = 0
+        for n in ex.map(_stamp_chunk, [catalogue] * workers, [period] * workers, [str(out_dir)] * workers, chunks):
+            done += n
+            progress(done, len(jobs))
+    return [Path(out_dir) / f"{c}.xlsx" for c in codes]
+
+
+def _stamp_chunk(catalogue: Catalogue, period: Period, out_dir: str, jobs) -> int:
     from .xlsx.stamp import TemplateStamper
 
     stamper = TemplateStamper(catalogue, period)
-    out = []
-    for i, code in enumerate(codes, start=1):
-        out.append(stamper.write(Path(out_dir) / f"{code}.xlsx", tree[code], has_children=bool(tree.children[code])))
-        progress(i, len(codes))
-    return out
+    for unit, kids in jobs:
+        stamper.write(Path(out_dir) / f"{unit.code}.xlsx", unit, has_children=kids)
+    return len(jobs)
 
 
 @dataclass
