@@ -47,6 +47,7 @@ class BookGrid(R.Grid):
         self.extent = _extent(names)
         super().__init__(None, {s: r for s, (r, _c) in self.extent.items()})   # no calamine workbook here
         self.book = book
+        self.formulas: dict[str, list[list]] = {}   # sheet -> formulas, where the engine can give them
 
     def sheet(self, name: str) -> list[list] | None:
         if name not in self.cache:
@@ -54,9 +55,23 @@ class BookGrid(R.Grid):
             if sheet is None:
                 return None
             rows, cols = self.extent.get(name, (1, 1))
-            values = sheet.range((1, 1), (rows, cols)).options(ndim=2).value
+            rng = sheet.range((1, 1), (rows, cols))
+            # errors (#REF!, #N/A) come as their text so the reader reports them instead of a blank
+            values = rng.options(ndim=2, err_to_str=True).value
             self.cache[name] = [["" if v is None else v for v in row] for row in values]
+            try:        # Excel through COM gives formulas; the remote engine only on request (async)
+                self.formulas[name] = rng.options(ndim=2).formula
+            except Exception:
+                pass
         return self.cache[name]
+
+    def formula_facts(self, where: str) -> R.CellFacts | None:
+        t = R.parse_ref(where)
+        grid = self.formulas.get(t.sheet) if t else None
+        if not grid or t.row >= len(grid) or t.col >= len(grid[t.row]):
+            return None
+        f = grid[t.row][t.col]
+        return R.CellFacts(formula=f) if isinstance(f, str) and f.startswith("=") else None
 
 
 def find_sheet(book, name: str):
@@ -74,7 +89,13 @@ def read_book(book, catalogue: Catalogue | None = None) -> Submission:
     names = defined_names(book)
     grid = BookGrid(book, names)
     sub.sheets = [s.name for s in book.sheets]
-    return R.read_grid(sub, grid, names, catalogue)
+    def formulas_in_inputs(catalogue: Catalogue) -> None:
+        for code, where in list(sub.cells.items()):
+            facts = grid.formula_facts(where)
+            if facts:
+                R.judge_cell(sub, code, where, facts, catalogue)
+
+    return R.read_grid(sub, grid, names, catalogue, extra_checks=formulas_in_inputs)
 
 
 def named_values(book, keys) -> dict[str, object]:

@@ -67,13 +67,21 @@ def sheet_for_writing(book, title: str, after=None):
     return book.sheets.add(name=title, after=after or book.sheets[len(book.sheets) - 1])
 
 
+def as_text(value: object) -> object:
+    """Text that Excel would take for a formula ("=HYPERLINK(…)" as a unit code) is sent with a
+    leading apostrophe, which Excel keeps as text and does not show."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
 def write_table(sheet, rows: Sequence[Sequence[object]], widths: Sequence[float] = (),
                 header_rows: int = 1, number_columns: Sequence[int] = ()) -> None:
     """Rows from A1 in one write; header in bold on the header colour; "#,##0" on number columns (1-based)."""
     if not rows:
         return
     ncols = max(len(r) for r in rows)
-    grid = [list(r) + [None] * (ncols - len(r)) for r in rows]
+    grid = [[as_text(v) for v in r] + [None] * (ncols - len(r)) for r in rows]
     sheet.range((1, 1)).value = grid
     header = sheet.range((1, 1), (header_rows, ncols))
     header.font.bold = True

@@ -21,7 +21,7 @@ from ..catalogue import CatalogueError, load_catalogue
 from ..findings import finding
 from ..model import Catalogue, Submission
 from ..numbers import parse_figure
-from .package import Package, Unreadable, cell_facts, formula_risk, open_package
+from .package import CellFacts, Package, Unreadable, cell_facts, formula_risk, open_package
 
 _REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
 
@@ -345,6 +345,35 @@ def _read_values(sub: Submission, grid: Grid, names: dict[str, str], catalogue: 
         _take_value(sub, ind, t.where(), grid.value(t))
 
 
+def judge_cell(sub: Submission, code: str, where: str, facts: CellFacts, catalogue: Catalogue) -> None:
+    """What a formula or an error value in an input cell means for its figure (any source: an
+    xlsx file's XML here, an open Excel book's formulas in the add-in)."""
+    ind = catalogue[code]
+    loc = dict(file=sub.source, unit=sub.unit, indicator=code, cell=where)
+
+    def replace_reading_findings() -> None:
+        sub.values[code] = None
+        sub.findings = [f for f in sub.findings if not (f.indicator == code and f.cell == where)]
+
+    if facts.error:
+        replace_reading_findings()
+        sub.findings.append(finding("error-value", label=ind.label, error=facts.error, **loc))
+    elif facts.formula and "#REF!" in facts.formula.upper():
+        replace_reading_findings()
+        sub.findings.append(finding("error-value", label=ind.label, error="#REF! (tham chiếu hỏng)", **loc))
+    elif facts.formula:
+        why = formula_risk(facts.formula)
+        if why:
+            replace_reading_findings()
+            sub.findings.append(finding("formula-risky", label=ind.label, why=why,
+                                        formula=facts.formula[:200], **loc))
+        else:
+            value = sub.values.get(code)
+            sub.findings.append(finding("formula-in-input", label=ind.label, formula=facts.formula[:200],
+                                        value="chưa có: tệp chưa được Excel tính lại" if value is None
+                                        else value, **loc))
+
+
 def _check_input_cells(sub: Submission, path: Path, pkg: Package, grid: Grid, names, catalogue: Catalogue) -> None:
     """Formulas, error values and merged cells in input cells: calamine shows none of them."""
     by_sheet: dict[str, dict[str, str]] = {}
@@ -353,28 +382,7 @@ def _check_input_cells(sub: Submission, path: Path, pkg: Package, grid: Grid, na
         by_sheet.setdefault(sheet, {})[a1] = code
     for sheet, cells in by_sheet.items():
         for a1, facts in cell_facts(path, pkg, sheet, set(cells)).items():
-            code = cells[a1]
-            ind = catalogue[code]
-            loc = dict(file=sub.source, unit=sub.unit, indicator=code, cell=f"{sheet}!{a1}")
-            if facts.error:
-                sub.values[code] = None
-                sub.findings = [f for f in sub.findings if not (f.indicator == code and f.cell == loc["cell"])]
-                sub.findings.append(finding("error-value", label=ind.label, error=facts.error, **loc))
-            elif facts.formula and "#REF!" in facts.formula.upper():
-                sub.values[code] = None
-                sub.findings.append(finding("error-value", label=ind.label, error="#REF! (tham chiếu hỏng)", **loc))
-            elif facts.formula:
-                why = formula_risk(facts.formula)
-                if why:
-                    sub.values[code] = None
-                    sub.findings = [f for f in sub.findings if not (f.indicator == code and f.cell == loc["cell"])]
-                    sub.findings.append(finding("formula-risky", label=ind.label, why=why,
-                                                formula=facts.formula[:200], **loc))
-                else:
-                    value = sub.values.get(code)
-                    sub.findings.append(finding("formula-in-input", label=ind.label, formula=facts.formula[:200],
-                                                value="chưa có: tệp chưa được Excel tính lại" if value is None
-                                                else value, **loc))
+            judge_cell(sub, cells[a1], f"{sheet}!{a1}", facts, catalogue)
     for code, where in list(sub.cells.items()):
         t = parse_ref(where)
         m = grid.merge_of(t) if t else None
