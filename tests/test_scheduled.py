@@ -385,10 +385,14 @@ def test_config_refuses_other_sources_and_unknown_keys(tmp_path, golden, capsys)
     cfg = ws / "g.toml"
     cfg.write_text('period = "2025"\ncatalogue = "3tn-2024"\nunits = "don_vi.csv"\n'
                    '[[sources]]\ntype = "google"\nurl = "https://docs.google.com/x"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match='type = "google": bản này chỉ đọc được nguồn type = "folder"'):
+    with pytest.raises(ConfigError, match="type = \"google\"\\): khóa 'url' không có; dùng credentials, layout"):
         load_config(cfg)
     assert run_command(cfg) == 2
-    assert "Google Sheets" in capsys.readouterr().err
+    assert "spreadsheet" in capsys.readouterr().err
+    cfg.write_text('period = "2025"\ncatalogue = "3tn-2024"\nunits = "don_vi.csv"\n'
+                   '[[sources]]\ntype = "ftp"\npath = "x"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match='type = "ftp": chỉ dùng type = "folder"'):
+        load_config(cfg)
     cfg.write_text('period = "2025"\ncatalogue = "3tn-2024"\nunits = "don_vi.csv"\nperod = 1\n'
                    '[[sources]]\ntype = "folder"\npath = "hop_thu_2025"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="'perod' không có"):

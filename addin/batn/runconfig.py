@@ -28,9 +28,17 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Source:
+    """One source of submissions. type "folder": `path`, an inbox folder. type "google": `spreadsheets`
+    (ids or URLs), read through the Google door with `credentials` (None: BATN_GOOGLE_CREDENTIALS)."""
+
     type: str
-    path: Path
+    path: Path | None
     name: str = ""
+    spreadsheets: tuple[str, ...] = ()
+    credentials: Path | None = None
+    layout: str = ""                      # "", "tabs" or "rows": checked against what the sheet holds
+    write_back: bool = False              # write status and findings back into the spreadsheet(s)
+    api_base: str | None = None           # testing only (as `batn gsheets --api-base`); else BATN_SHEETS_API_BASE
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,9 @@ class RunConfig:
 
 _TOP = {"period", "catalogue", "catalog", "units", "root", "ledger", "archive", "lock_timeout",
         "sources", "outputs", "periods", "report", "history", "reminders"}
+# api_base is for tests only (a loopback stand-in of the Sheets API), as `batn gsheets --api-base`: not listed.
+_SOURCE_KEYS = {"folder": {"type", "path", "name"},
+                "google": {"type", "spreadsheet", "credentials", "layout", "write_back", "name", "api_base"}}
 _SECTIONS = {
     "outputs": {"folder", "consolidated", "reports", "reminders"},
     "periods": {"file", "window", "deadlines"},
@@ -114,21 +125,45 @@ def load_config(path: str | Path) -> RunConfig:
     sources = []
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list) or not raw_sources:
-        raise ConfigError(f"{where}: cần ít nhất một nguồn [[sources]] với type = \"folder\" và path = \"...\"")
+        raise ConfigError(f"{where}: cần ít nhất một nguồn [[sources]] với type = \"folder\" và path = \"...\" "
+                          "hoặc type = \"google\" và spreadsheet = \"...\"")
     for i, s in enumerate(raw_sources, start=1):
         if not isinstance(s, dict):
             raise ConfigError(f"{where}: [[sources]] thứ {i} phải là một bảng")
         kind = str(s.get("type", "")).strip().lower()
-        if kind != "folder":
+        if kind not in _SOURCE_KEYS:
             raise ConfigError(
-                f"{where}: nguồn thứ {i} có type = \"{s.get('type', '')}\": bản này chỉ đọc được nguồn "
-                "type = \"folder\" (thư mục chứa tệp báo cáo). Nguồn Google Sheets sẽ có khi cổng Google "
-                "hoàn thành; trong lúc chờ, hãy tải các trang tính về dạng .xlsx vào một thư mục.")
-        bad = sorted(set(s) - {"type", "path", "name"})
+                f"{where}: nguồn thứ {i} có type = \"{s.get('type', '')}\": chỉ dùng type = \"folder\" (thư mục "
+                "chứa tệp báo cáo) hoặc type = \"google\" (bảng tính Google Sheets)")
+        bad = sorted(set(s) - _SOURCE_KEYS[kind])
         if bad:
-            raise ConfigError(f"{where}: nguồn thứ {i}: khóa {', '.join(repr(k) for k in bad)} không có; "
-                              "dùng type, path, name")
-        sources.append(Source("folder", p(s.get("path"), f"sources[{i}].path"), str(s.get("name", ""))))
+            raise ConfigError(f"{where}: nguồn thứ {i} (type = \"{kind}\"): khóa "
+                              f"{', '.join(repr(k) for k in bad)} không có; dùng "
+                              f"{', '.join(sorted(_SOURCE_KEYS[kind] - {'api_base'}))}")
+        name = str(s.get("name", ""))
+        if kind == "folder":
+            sources.append(Source("folder", p(s.get("path"), f"sources[{i}].path"), name))
+            continue
+        refs = s.get("spreadsheet")
+        refs = [refs] if isinstance(refs, str) else refs
+        if (not isinstance(refs, list) or not refs
+                or not all(isinstance(r, str) and r.strip() for r in refs)):
+            raise ConfigError(f"{where}: nguồn thứ {i} (type = \"google\") cần spreadsheet = \"<mã hoặc đường "
+                              "liên kết bảng tính>\" (hoặc danh sách, mỗi đơn vị một bảng tính)")
+        layout = str(s.get("layout", "")).strip().lower()
+        if layout not in ("", "tabs", "rows"):
+            raise ConfigError(f"{where}: nguồn thứ {i}: layout = \"{layout}\" phải là \"tabs\" (mỗi đơn vị một "
+                              "trang) hoặc \"rows\" (mỗi đơn vị một dòng)")
+        write_back = s.get("write_back", False)
+        if not isinstance(write_back, bool):
+            raise ConfigError(f"{where}: nguồn thứ {i}: write_back phải là true hoặc false")
+        api_base = s.get("api_base")
+        if api_base is not None and (not isinstance(api_base, str) or not api_base.strip()):
+            raise ConfigError(f"{where}: nguồn thứ {i}: api_base phải là địa chỉ")
+        sources.append(Source(
+            "google", None, name, spreadsheets=tuple(dict.fromkeys(r.strip() for r in refs)),
+            credentials=p(s["credentials"], f"sources[{i}].credentials") if "credentials" in s else None,
+            layout=layout, write_back=write_back, api_base=api_base.strip() if api_base else None))
 
     ledger = p(data.get("ledger", "so_theo_doi/batn.sqlite3"), "ledger")
     archive = p(data["archive"], "archive") if "archive" in data else ledger.parent / "luu_tru"

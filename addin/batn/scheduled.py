@@ -4,13 +4,16 @@ One run, under a lock so that two never overlap:
 
 1. read every file of the sources (inbox folders), each one first archived by content in
    the ledger's archive and then read from that copy, so what is recorded is what was read;
+   read the Google sources with the Google door's reader (batn.gsheets.read), and archive each
+   unit's figures as read (a canonical JSON document, `<sha256>.json`) the same way;
 2. consolidate the unit tree (batn.rollup) with `as_of` = the newest input's modification
    time, never the clock: the same inputs give byte-identical outputs;
 3. warn about figures far from a unit's own history (median of its earlier periods);
 4. write the outputs (consolidated workbook, report .docx/.txt, reminder list), each to a
    temporary file renamed over the old one, and only when its bytes changed;
 5. record the run in the ledger in one transaction (nothing when nothing changed);
-6. optionally e-mail reminders (once a day per unit and address).
+6. optionally e-mail reminders (once a day per unit and address);
+7. optionally write status and findings back into the Google spreadsheets (the door's writer).
 
 A crash at any point leaves each output as its previous or its new complete version and
 the ledger as before or after the run; the next run finishes the job.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import sys
@@ -31,10 +35,10 @@ import tempfile
 import time
 import zipfile
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from .findings import count
 from .history import add_history_to_report, compare_with_history, figure_text, history_outliers, history_paragraphs
@@ -45,7 +49,7 @@ from .rollup import Consolidation
 from .runconfig import ConfigError, RunConfig
 from .safeio import atomic_path
 
-__all__ = ["LockBusy", "RunOutcome", "run", "deterministic_zip"]
+__all__ = ["LockBusy", "SourceError", "RunOutcome", "run", "deterministic_zip", "sheet_document"]
 
 Log = Callable[[str], None]
 
@@ -55,6 +59,10 @@ PAUSE_SECONDS_ENV = "BATN_TEST_PAUSE_SECONDS"
 
 class LockBusy(RuntimeError):
     """Another run holds the lock and did not finish within the wait allowed; exit status 2."""
+
+
+class SourceError(ConfigError):
+    """A source could not be read or written (Google refused, the quota ran out...); exit status 2."""
 
 
 # ====================================================================== test hook
@@ -143,6 +151,8 @@ class RunOutcome:
     emails_failed: int = 0
     period: str = ""
     root: str = ""
+    google_requests: int = 0              # Sheets API requests (retries included); 0 without Google sources
+    written_back: list[str] = field(default_factory=list)   # spreadsheets the results were written into
 
     @property
     def errors(self) -> int:
@@ -179,6 +189,8 @@ def _read_sources(cfg: RunConfig, ledger: Ledger, catalogue: Catalogue, outputs:
     own_files = {o.resolve() for o in outputs}
     files: list[Path] = []
     for s in cfg.sources:
+        if s.type != "folder":
+            continue
         if not s.path.is_dir():
             raise ConfigError(f"Không có thư mục nguồn {s.path}")
         files += [f for f in find_workbooks(s.path)
@@ -202,6 +214,126 @@ def _read_sources(cfg: RunConfig, ledger: Ledger, catalogue: Catalogue, outputs:
         if i == 0:
             _pause("read")
     return out, skipped
+
+
+# ====================================================================== Google sources
+
+@dataclass
+class _SheetSource:
+    """One spreadsheet read this run, kept for the write-back."""
+
+    conn: Any                             # batn.gsheets.auth.Connection
+    read: Any                             # batn.gsheets.read.SheetRead
+    write_back: bool
+
+
+def sheet_document(sub: Submission) -> bytes:
+    """What a unit's tab (or row) said, as canonical JSON: the bytes archived as `<sha256>.json`.
+    The same figures and narratives give the same bytes, whatever the tab's place or formatting."""
+    from .gsheets.read import _TYPED
+
+    doc = {
+        "batn": "google-sheets/1",
+        "unit": sub.unit, "period": sub.period, "catalogue": sub.catalogue, "is_total": sub.is_total,
+        "values": {c: sub.values[c] for c in sorted(sub.values)},
+        "narratives": {k: [list(r) for r in rows] for k, rows in sorted(sub.narratives.items())},
+        # a cell that is not a number reads as None: keep what was typed (it is in the message)
+        "unreadable": sorted([f.indicator, f.kind, f.message] for f in sub.findings if f.kind in _TYPED),
+    }
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
+
+
+def _archive_sheet_unit(ledger: Ledger, sub: Submission, now: float) -> Received:
+    """Archive a unit's figures read from a spreadsheet like a file. Its time received is when this
+    content was first seen (a spreadsheet has no file date): the archived copy keeps that time, so
+    a re-run on an unchanged sheet gives the same inputs, hence the same outputs and no new row."""
+    data = sheet_document(sub)
+    sha = _sha(data)
+    seen = ledger.archive_dir / sha[:2] / f"{sha}.json"
+    first = None if seen.is_file() else now
+    with tempfile.TemporaryDirectory(prefix="batn-sheet-") as d:
+        tmp = Path(d) / f"{sha}.json"
+        tmp.write_bytes(data)
+        rec = ledger.archive(tmp, source=sub.source)
+    if rec is None or rec.sha256 != sha:          # cannot happen: the temporary file is ours alone
+        raise RuntimeError(f"Không lưu được số liệu của {sub.unit} đọc từ {sub.source}")
+    copy = ledger.archive_path(rec)
+    if first is not None:
+        os.utime(copy, (first, first))
+    return replace(rec, mtime=copy.stat().st_mtime)
+
+
+def _read_google(cfg: RunConfig, ledger: Ledger, catalogue: Catalogue, now: datetime, log: Log, backoff
+                 ) -> tuple[list[tuple[Received, Submission]], list[_SheetSource], int]:
+    sources = [s for s in cfg.sources if s.type == "google"]
+    if not sources:
+        return [], [], 0
+    try:
+        from .gsheets.auth import connect, google_errors, spreadsheet_key
+        from .gsheets.quota import GoogleDoorError
+        from .gsheets.read import read_spreadsheet
+    except ImportError:
+        raise ConfigError("Nguồn Google Sheets cần thư viện gspread và google-auth: "
+                          "pip install 'batn[google]'") from None
+    first_seen = float(int(now.timestamp()))
+    out: list[tuple[Received, Submission]] = []
+    sheets: list[_SheetSource] = []
+    seen: set[str] = set()
+    requests = 0
+    for s in sources:
+        try:
+            conn = connect(s.credentials, api_base=s.api_base, backoff=backoff)
+            for ref in s.spreadsheets:
+                key = spreadsheet_key(ref)
+                if key in seen:
+                    continue
+                seen.add(key)
+                with google_errors(key, conn.account):
+                    read = read_spreadsheet(conn.http, key, catalogue)
+                _check_layout(s.layout, read)
+                for sub in read.submissions:
+                    rec = _archive_sheet_unit(ledger, sub, first_seen)
+                    sub.received, sub.sha256 = rec.mtime, rec.sha256
+                    out.append((rec, sub))
+                sheets.append(_SheetSource(conn, read, s.write_back))
+                log(f"Đọc bảng tính {read.info.title or key}: {len(read.submissions)} đơn vị đã nhập"
+                    + (f", {len(read.empty)} chưa nhập" if read.empty else ""))
+        except GoogleDoorError as e:
+            label = f"Nguồn Google Sheets “{s.name}”" if s.name else "Nguồn Google Sheets"
+            raise SourceError(f"{label}: {e} Lần chạy dừng lại, không thay đổi gì.") from e
+        requests += conn.counter.total
+        log(conn.counter.summary())
+    return out, sheets, requests
+
+
+def _check_layout(layout: str, read) -> None:
+    found = "rows" if read.unit_rows and not read.unit_tabs else "tabs" if read.unit_tabs and not read.unit_rows else ""
+    if layout and found and found != layout:
+        words = {"tabs": "mỗi đơn vị một trang", "rows": "mỗi đơn vị một dòng"}
+        raise SourceError(f"Bảng tính {read.info.url} bố trí {words[found]} ({found}), không như cấu hình "
+                          f"layout = \"{layout}\" ({words[layout]}). Sửa layout trong tệp cấu hình hoặc kiểm tra "
+                          "lại mã bảng tính.")
+
+
+def _write_back(sheets: list[_SheetSource], cons: Consolidation, tree: UnitTree, log: Log) -> list[str]:
+    from .gsheets.auth import google_errors
+    from .gsheets.quota import GoogleDoorError
+    from .gsheets.write import apply_plan, plan_write_back
+
+    done: list[str] = []
+    targets = [s for s in sheets if s.write_back]
+    for i, s in enumerate(targets):
+        read = s.read
+        plan = plan_write_back(read, cons, summary=(i == 0), tree=tree)
+        try:
+            with google_errors(read.info.key, s.conn.account):
+                apply_plan(s.conn.http, plan)
+        except GoogleDoorError as e:
+            raise SourceError(f"Đã tổng hợp, ghi các tệp kết quả và sổ theo dõi, nhưng chưa ghi được kết quả vào "
+                              f"bảng tính {read.info.url}: {e} Lần chạy sau sẽ ghi lại.") from e
+        done.append(read.info.url)
+        log(f"Đã ghi tình hình nộp và kết quả kiểm tra vào bảng tính {read.info.url}")
+    return done
 
 
 def _load_inputs(cfg: RunConfig):
@@ -302,8 +434,9 @@ def _build_outputs(cfg: RunConfig, cons: Consolidation, tree: UnitTree, settings
     return data
 
 
-def run(cfg: RunConfig, *, now: datetime | None = None, log: Log = print) -> RunOutcome:
-    """One scheduled run (see the module doc). Raises ConfigError or LockBusy when it cannot run."""
+def run(cfg: RunConfig, *, now: datetime | None = None, log: Log = print, google_backoff=None) -> RunOutcome:
+    """One scheduled run (see the module doc). Raises ConfigError (SourceError) or LockBusy when it cannot
+    run. `google_backoff`: a batn.gsheets.quota.Backoff for the Google sources (tests move a fake clock)."""
     from filelock import FileLock, Timeout
 
     now = now or datetime.now()
@@ -321,13 +454,13 @@ def run(cfg: RunConfig, *, now: datetime | None = None, log: Log = print) -> Run
                            "giây mà chưa xong. Lần chạy này dừng lại, không thay đổi gì; lần chạy theo lịch sau "
                            "sẽ làm tiếp.") from None
     try:
-        return _run_locked(cfg, tree, catalogue, period, settings, root, now, log)
+        return _run_locked(cfg, tree, catalogue, period, settings, root, now, log, google_backoff)
     finally:
         lock.release()
 
 
 def _run_locked(cfg: RunConfig, tree: UnitTree, catalogue: Catalogue, period: Period, settings: dict, root: str,
-                now: datetime, log: Log) -> RunOutcome:
+                now: datetime, log: Log, google_backoff=None) -> RunOutcome:
     from .rollup import consolidate
 
     started = time.time()
@@ -341,6 +474,8 @@ def _run_locked(cfg: RunConfig, tree: UnitTree, catalogue: Catalogue, period: Pe
     with ledger:
         ledger.clean_temporary()
         read, skipped = _read_sources(cfg, ledger, catalogue, paths.values(), log)
+        from_sheets, sheets, google_requests = _read_google(cfg, ledger, catalogue, now, log, google_backoff)
+        read += from_sheets
         subs = [s for _, s in read]
         newest = max((r.mtime for r, _ in read), default=cfg.units.stat().st_mtime)
         as_of = datetime.fromtimestamp(int(newest))
@@ -382,9 +517,12 @@ def _run_locked(cfg: RunConfig, tree: UnitTree, catalogue: Catalogue, period: Pe
         if cfg.reminders.email:
             sent, failed = send_reminders(reminders, cfg.reminders, ledger, period, tree[root].name,
                                           now.date(), as_of, log)
+    written_back = _write_back(sheets, cons, tree, log) if any(s.write_back for s in sheets) else []
+    if written_back:
+        google_requests = sum(c.counter.total for c in {id(s.conn): s.conn for s in sheets}.values())
     return RunOutcome(recorded.run_id, paths, written, recorded.changes, cons.findings, reminders,
                       len(cons.sent), len(cons.expected), len(read), skipped, as_of,
-                      round(time.monotonic() - t0, 3), sent, failed, period.id, root)
+                      round(time.monotonic() - t0, 3), sent, failed, period.id, root, google_requests, written_back)
 
 
 def _count_kinds(findings: Iterable[Finding]) -> dict[str, int]:
