@@ -70,7 +70,7 @@ def test_build_is_reproducible_and_committed(built, tmp_path):
     with zipfile.ZipFile(committed) as z:
         made_with = re.search(r"xlwings (\S+)</dc:description>", z.read("docProps/core.xml").decode()).group(1)
     if made_with != xlwings.__version__:
-        pytest.skip(f"committed add-in embeds xlwings {made_with}, installed is {xlwings.__version__}")
+        pytest.skip(reason=f"committed add-in embeds xlwings {made_with}, installed is {xlwings.__version__}")
     assert committed.read_bytes() == built.read_bytes(), "run: python scripts/build_addin.py"
 
 

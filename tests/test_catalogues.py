@@ -23,7 +23,7 @@ RESPONSIBILITY = {"BT_": "Trách nhiệm với bản thân", "CV_": "Trách nhi�
 def test_every_spec_row_is_in_the_catalogue(cid):
     spec = SPECS / f"{cid}.csv"
     if not spec.exists():
-        pytest.skip(f"specification not found at {spec}")
+        pytest.skip(reason=f"specification not found at {spec}")
     cat = load_catalogue(cid)
     rows = list(csv.DictReader(spec.open(encoding="utf-8")))
     assert set(cat.codes) == {r["code"] for r in rows}

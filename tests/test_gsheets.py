@@ -723,9 +723,9 @@ def test_live_google(tmp_path):
     BATN_LIVE_SPREADSHEET (a spreadsheet shared with it as Editor, which this test will modify)."""
     creds, sheet = os.environ.get("BATN_LIVE_GOOGLE_CREDENTIALS"), os.environ.get("BATN_LIVE_SPREADSHEET")
     if not creds or not sheet:
-        pytest.skip("kiểm thử với Google thật: đặt BATN_LIVE_GOOGLE_CREDENTIALS và BATN_LIVE_SPREADSHEET để chạy")
+        pytest.skip(reason="kiểm thử với Google thật: đặt BATN_LIVE_GOOGLE_CREDENTIALS và BATN_LIVE_SPREADSHEET để chạy")
     if os.environ.get("BATN_SHEETS_API_BASE"):
-        pytest.skip("BATN_SHEETS_API_BASE is set: the live test must talk to Google itself")
+        pytest.skip(reason="BATN_SHEETS_API_BASE is set: the live test must talk to Google itself")
     (tmp_path / "u.csv").write_text("code,name,parent\nLIVE_T,Đơn vị thử,\nLIVE_A,Chi đoàn thử,LIVE_T\n",
                                     encoding="utf-8")
     tree, cat, period = load_units(tmp_path / "u.csv"), load_catalogue("3tn-2024"), load_period("2024")

@@ -139,7 +139,7 @@ def world(tmp_path_factory, cat2024, period2024):
 
 def _case(world, name) -> H.Case:
     if name not in world["cases"]:
-        pytest.skip(f"{name} not made here: {'; '.join(H.make_all.errors) or 'LibreOffice missing'}")
+        pytest.skip(reason=f"{name} not made here: {'; '.join(H.make_all.errors) or 'LibreOffice missing'}")
     return world["cases"][name]
 
 
@@ -290,7 +290,7 @@ def _text_cells_starting_with_operator(wb) -> list:
 def test_annotate(world, name, tmp_path):
     c = _case(world, name)
     if c.heavy or c.name in CRASHERS:
-        pytest.skip("heavy file: read in a child process by test_bounded")
+        pytest.skip(reason="heavy file: read in a child process by test_bounded")
     src = tmp_path / c.path.name
     shutil.copyfile(c.path, src)
     with nothing_runs():
@@ -406,7 +406,7 @@ def test_good_units_unaffected(world, mixed):
 def test_named_in_consolidation(world, mixed, name):
     c = _case(world, name)
     if name in CRASHERS:
-        pytest.skip("kills the process: see test_mixed_inbox_with_crashers_in_child_process")
+        pytest.skip(reason="kills the process: see test_mixed_inbox_with_crashers_in_child_process")
     path = str(mixed["where"][name])
     cons = mixed["cons"]
     about = [f for f in cons.findings if f.file == path]

@@ -80,7 +80,7 @@ def params(names, bugs):
 
 def _case(world, name) -> H.Case:
     if name not in world["cases"]:
-        pytest.skip(f"{name} not made here: {'; '.join(H.make_all.errors) or 'LibreOffice missing'}")
+        pytest.skip(reason=f"{name} not made here: {'; '.join(H.make_all.errors) or 'LibreOffice missing'}")
     return world["cases"][name]
 
 
@@ -128,13 +128,13 @@ def _alerts(book) -> list[str]:
 def _book_or_skip(c: H.Case):
     """The Book Excel would hand the script, or a skip when Excel could not open the file."""
     if c.heavy or c.name in CRASHERS:
-        pytest.skip(f"{c.name}: {TOO_BIG_FOR_BUILDER}")
+        pytest.skip(reason=f"{c.name}: {TOO_BIG_FOR_BUILDER}")
     try:
         payload = book_json(c.path)
     except Exception as e:           # noqa: BLE001 - any refusal, as long as it is an exception, not a crash
         # Excel would refuse these too (or open them through a converter this test has no stand-in for);
         # the same file gives its finding through `batn validate` in test_hostile.
-        pytest.skip(f"{c.name}: not a workbook the remote-book builder can open "
+        pytest.skip(reason=f"{c.name}: not a workbook the remote-book builder can open "
                     f"({type(e).__name__}: {str(e)[:80]}); `batn validate` expects: "
                     f"{c.expect[1] if c.expect[0] == 'finding' else 'read'}")
     return xw.Book(json=payload)
@@ -380,7 +380,7 @@ PARITY_BUGS = {
 def test_kiem_tra_flags_the_cell_validate_flags(world, name):
     c = _case(world, name)
     if c.expect[0] != "finding" or c.expect[3] is None or c.expect[1] in NEEDS_CONTEXT or c.scope != "validate":
-        pytest.skip(f"{name}: no cell-level finding the door could give on its own")
+        pytest.skip(reason=f"{name}: no cell-level finding the door could give on its own")
     book = _book_or_skip(c)
     with nothing_runs():
         result = buttons.kiem_tra_script(book)

@@ -330,7 +330,7 @@ def test_check_formula_agrees_with_python(calc, op, case):
 
 def test_pdf_is_a4_with_vietnamese_text(calc):
     if shutil.which("pdfinfo") is None or shutil.which("pdftotext") is None:
-        pytest.skip("pdfinfo/pdftotext (poppler-utils) not installed")
+        pytest.skip(reason="pdfinfo/pdftotext (poppler-utils) not installed")
     pdf = calc["pdf"]
     info = subprocess.run(["pdfinfo", "-f", "1", "-l", "1000", str(pdf)], capture_output=True, text=True,
                           check=True, timeout=60).stdout

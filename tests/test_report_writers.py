@@ -317,9 +317,9 @@ VIETNAMESE = [
 @pytest.mark.libreoffice
 def test_libreoffice_renders_the_vietnamese_intact(docx_file, tmp_path):
     if not lo.available():
-        pytest.skip("LibreOffice (soffice) not installed")
+        pytest.skip(reason="LibreOffice (soffice) not installed")
     if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) not installed")
+        pytest.skip(reason="pdftotext (poppler-utils) not installed")
     pdf = lo.convert(docx_file, "pdf", tmp_path / "pdf")
     res = subprocess.run(["pdftotext", "-layout", "-enc", "UTF-8", str(pdf), "-"],
                          capture_output=True, timeout=60, check=True)

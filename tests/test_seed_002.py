@@ -72,7 +72,7 @@ def fill_by_name(path: Path, values: dict[str, object]) -> None:
 @pytest.fixture(scope="module")
 def seed_run(tmp_path_factory):
     if not SHARED.exists():
-        pytest.skip(f"shared specification not found at {SHARED}")
+        pytest.skip(reason=f"shared specification not found at {SHARED}")
     tmp = tmp_path_factory.mktemp("seed002")
     units_file = tmp / "units.csv"
     units_file.write_text(UNITS_CSV, encoding="utf-8")

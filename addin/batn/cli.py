@@ -14,8 +14,8 @@ from rich.table import Table
 from . import pipeline
 from .catalogue import load_catalogue
 from .checks import Expectation
-from .cliutil import (HAS_ERRORS, OK, clear_errors, fail, load_inputs, out, parse_date,
-                      progress_bar)
+from .cliutil import (HAS_ERRORS, OK, clear_errors, consolidation_dict, fail, load_inputs, out, parse_date,
+                      progress_bar, show_consolidation)
 from .model import Severity
 
 app = typer.Typer(help="batn: biểu mẫu, kiểm tra, tổng hợp và báo cáo phong trào “3 trách nhiệm”.",
@@ -97,7 +97,6 @@ def consolidate(
     workers: Optional[int] = typer.Option(None, "--workers", help="Số tiến trình đọc tệp (mặc định: số nhân)"),
 ) -> None:
     """Tổng hợp số liệu các đơn vị; tệp hỏng được báo lỗi, không làm dừng việc tổng hợp."""
-    from .tables import status_frame
     from .xlsx.consolidated import write_consolidated
 
     with clear_errors():
@@ -112,24 +111,10 @@ def consolidate(
         write_consolidated(cons, out_file)
     n_err = sum(f.severity == Severity.ERROR for f in cons.findings)
     if as_json:
-        st = status_frame(cons)
-        print(json.dumps({
-            "out": str(out_file), "root": cons.tree.root, "period": per.id, "catalog": cat.id,
-            "sent": len(cons.sent), "expected": len(cons.expected),
-            "totals": cons.totals,
-            "units": [{"code": r.code, "name": r.name, "status": r.status, "file": r.file}
-                      for r in st.itertuples(index=False)],
-            "findings": [f.as_dict() for f in cons.findings]}, ensure_ascii=False, indent=2, default=str))
+        print(json.dumps({"out": str(out_file), **consolidation_dict(cons)}, ensure_ascii=False, indent=2,
+                         default=str))
     else:
-        t = Table("Tình trạng", "Số đơn vị", title=f"Tổng hợp {cons.tree[cons.tree.root].name} — {per.label}")
-        counts: dict[str, int] = {}
-        for r in cons.units.values():
-            counts[r.status] = counts.get(r.status, 0) + 1
-        for k, v in counts.items():
-            t.add_row(k, str(v))
-        out.print(t)
-        out.print(f"Đã gửi báo cáo: {len(cons.sent)}/{len(cons.expected)} đơn vị; "
-                  f"{n_err} lỗi, {sum(f.severity == Severity.WARNING for f in cons.findings)} cảnh báo")
+        show_consolidation(cons)
         out.print(f"Tệp tổng hợp: {out_file}")
     raise typer.Exit(HAS_ERRORS if n_err else OK)
 

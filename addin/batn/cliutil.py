@@ -62,3 +62,29 @@ def progress_bar(label: str, quiet: bool = False) -> Iterator:
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as p:
         task = p.add_task(label, total=None)
         yield lambda done, total: p.update(task, completed=done, total=total)
+
+
+def consolidation_dict(cons) -> dict:
+    """The consolidation as JSON-ready data: the common part of every door's --json."""
+    return {"root": cons.tree.root, "period": cons.period.id, "catalog": cons.catalogue.id,
+            "sent": len(cons.sent), "expected": len(cons.expected), "totals": cons.totals,
+            "units": [{"code": r.code, "name": r.name, "status": r.status,
+                       "file": r.submission.source if r.submission else ""} for r in cons.units.values()],
+            "findings": [f.as_dict() for f in cons.findings]}
+
+
+def show_consolidation(cons) -> None:
+    """Units per status, then the completeness line a clerk reads first."""
+    from collections import Counter
+
+    from rich.table import Table
+
+    from .findings import count
+    from .model import Severity
+
+    t = Table("Tình trạng", "Số đơn vị", title=f"Tổng hợp {cons.tree[cons.tree.root].name} — {cons.period.label}")
+    for status, n in Counter(r.status for r in cons.units.values()).items():
+        t.add_row(status, str(n))
+    out.print(t)
+    out.print(f"Đã gửi báo cáo: {len(cons.sent)}/{len(cons.expected)} đơn vị; "
+              f"{count(cons.findings, Severity.ERROR)} lỗi, {count(cons.findings, Severity.WARNING)} cảnh báo")

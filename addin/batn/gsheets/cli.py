@@ -16,9 +16,8 @@ from typing import Iterator, List, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from ..cliutil import HAS_ERRORS, OK, fail, load_inputs, parse_date
+from ..cliutil import HAS_ERRORS, OK, consolidation_dict, fail, load_inputs, parse_date, show_consolidation
 from ..cliutil import clear_errors as _clear_errors
 
 gsheets_app = typer.Typer(help="Bảng tính Google dùng chung: tạo bảng tính, tổng hợp và ghi kết quả trở lại.",
@@ -125,24 +124,13 @@ def consolidate(
                 written_report, _doc = pipeline.report_from_workbook(xlsx, report, number=number, on=parse_date(on),
                                                                      config=config, units=units)
     n_err = sum(f.severity == Severity.ERROR for f in cons.findings)
-    n_warn = sum(f.severity == Severity.WARNING for f in cons.findings)
     if as_json:
         print(json.dumps({
-            "spreadsheets": [r.info.url for r in run.reads], "root": run.root, "period": per.id, "catalog": cat.id,
-            "sent": len(cons.sent), "expected": len(cons.expected), "totals": cons.totals,
-            "units": [{"code": r.code, "name": r.name, "status": r.status} for r in cons.units.values()],
-            "findings": [f.as_dict() for f in cons.findings],
+            "spreadsheets": [r.info.url for r in run.reads], **consolidation_dict(cons),
             "requests": conn.counter.total, "out": str(out_file) if out_file else None,
             "report": str(written_report) if written_report else None}, ensure_ascii=False, indent=2, default=str))
     else:
-        t = Table("Tình trạng", "Số đơn vị", title=f"Tổng hợp {cons.tree[cons.tree.root].name} — {per.label}")
-        counts: dict[str, int] = {}
-        for r in cons.units.values():
-            counts[r.status] = counts.get(r.status, 0) + 1
-        for k, v in counts.items():
-            t.add_row(k, str(v))
-        out.print(t)
-        out.print(f"Đã gửi báo cáo: {len(cons.sent)}/{len(cons.expected)} đơn vị; {n_err} lỗi, {n_warn} cảnh báo")
+        show_consolidation(cons)
         for r in run.reads:
             if r.skipped:
                 out.print(escape(f"Bỏ qua các trang không phải của batn trong {r.info.title}: {', '.join(r.skipped)}"))
