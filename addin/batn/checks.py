@@ -6,6 +6,7 @@ Checking returns findings; it never raises. The catalogue's rules are the same
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 from dataclasses import dataclass
 
 from . import layout as L
@@ -57,9 +58,13 @@ def check_values(sub: Submission, catalogue: Catalogue) -> list[Finding]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _norm(s: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", s).split()).casefold()
+
+
 def _same(a: str, b: str) -> bool:
-    norm = lambda s: " ".join(unicodedata.normalize("NFC", s).split()).casefold()  # noqa: E731
-    return norm(a) == norm(b)
+    return _norm(a) == _norm(b)
 
 
 def check_structure(sub: Submission, catalogue: Catalogue) -> list[Finding]:

@@ -155,23 +155,23 @@ def open_package(path: Path) -> Package:
                     target = r.get("Target", "")
                     rels[r.get("Id")] = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
                         posixpath.join("xl", target))
+            for s in root.iterfind("m:sheets/m:sheet", _NS):
+                title = s.get("name", "")
+                pkg.sheets.append(title)
+                if s.get("state") in ("hidden", "veryHidden"):
+                    pkg.hidden.append(title)
+                if s.get(_R_ID) in rels:
+                    pkg.parts[title] = rels[s.get(_R_ID)]
+            for d in root.iterfind("m:definedNames/m:definedName", _NS):
+                if d.get("localSheetId") is None and d.get("name"):
+                    pkg.names[d.get("name")] = (d.text or "").strip()
+            _guard_named_sheets(z, pkg)
     except zipfile.BadZipFile:
         raise Unreadable("tệp nén bị hỏng hoặc bị cắt cụt (không phải tệp .xlsx hợp lệ)") from None
     except RuntimeError as e:        # zipfile: "File ... is encrypted, password required"
         if "encrypted" in str(e):
             raise Unreadable("tệp nén có đặt mật khẩu; hãy gỡ mật khẩu rồi gửi lại") from None
         raise
-    for s in root.iterfind("m:sheets/m:sheet", _NS):
-        title = s.get("name", "")
-        pkg.sheets.append(title)
-        if s.get("state") in ("hidden", "veryHidden"):
-            pkg.hidden.append(title)
-        if s.get(_R_ID) in rels:
-            pkg.parts[title] = rels[s.get(_R_ID)]
-    for d in root.iterfind("m:definedNames/m:definedName", _NS):
-        if d.get("localSheetId") is None and d.get("name"):
-            pkg.names[d.get("name")] = (d.text or "").strip()
-    _guard_named_sheets(path, pkg)
     return pkg
 
 
@@ -190,17 +190,16 @@ def _sheets_named(pkg: Package) -> set[str]:
     return out
 
 
-def _guard_named_sheets(path: Path, pkg: Package) -> None:
+def _guard_named_sheets(z: zipfile.ZipFile, pkg: Package) -> None:
     """Before calamine sees them, check the sheets our names point to: UTF-8, no DTD, and a used
     range calamine can allocate (a 20 KB file with one cell at XFD1048576 would need 512 GB)."""
-    with zipfile.ZipFile(path) as z:
-        for title in sorted(_sheets_named(pkg)):
-            part = pkg.parts.get(title)
-            if not part or part not in z.NameToInfo:
-                continue
-            data = z.read(part)
-            guard_sheet_xml(data, title)
-            pkg.xml[title] = data
+    for title in sorted(_sheets_named(pkg)):
+        part = pkg.parts.get(title)
+        if not part or part not in z.NameToInfo:
+            continue
+        data = z.read(part)
+        guard_sheet_xml(data, title)
+        pkg.xml[title] = data
 
 
 def guard_sheet_xml(data: bytes, title: str) -> None:
@@ -260,6 +259,8 @@ def cell_facts(path: Path, pkg: Package, sheet: str, cells: set[str]) -> dict[st
             except KeyError:
                 return {}
     out: dict[str, CellFacts] = {}
+    if b"<f" not in xml and b't="e"' not in xml:
+        return out                       # no formula and no error anywhere on the sheet
     masters: dict[bytes, bytes] | None = None
     columns = frozenset(re.match(r"[A-Z]+", c).group(0) for c in cells)
     for m in _cell_pattern(columns).finditer(xml):

@@ -49,6 +49,7 @@ def _col_index(letters: str) -> int:
     return n - 1
 
 
+@lru_cache(maxsize=1024)
 def _col_letter(i: int) -> str:
     s = ""
     i += 1
@@ -215,23 +216,26 @@ def _block_risky_cells(sub: Submission, path: Path, pkg: Package, grid: "Grid") 
     """Metadata and narrative cells whose formula reaches outside (DDE, WEBSERVICE, links) are
     never read: their cached value is whatever the sender's machine fetched."""
     labels = {**L.METADATA_NAMES, L.NAME_KIND: "loại số liệu"}
+    by_sheet: dict[str, dict[str, str]] = {}      # sheet -> cell -> what the cell is, for the message
     for key, ref in pkg.names.items():
         if key not in labels and not key.startswith("BATN_"):
             continue
         t = parse_ref(ref)
         if t is None:
             continue
-        cells = {f"{_col_letter(c)}{r + 1}" for r in range(t.row, min(t.row2, MAX_ROWS_READ) + 1)
-                 for c in range(t.col, t.col2 + 1)}
-        for a1, facts in cell_facts(path, pkg, t.sheet, cells).items():
+        cells = by_sheet.setdefault(t.sheet, {})
+        for r in range(t.row, min(t.row2, MAX_ROWS_READ) + 1):
+            for c in range(t.col, t.col2 + 1):
+                cells[f"{_col_letter(c)}{r + 1}"] = labels.get(key, f"trang “{t.sheet}”")
+    for sheet, cells in by_sheet.items():          # one scan of each sheet's XML
+        for a1, facts in cell_facts(path, pkg, sheet, set(cells)).items():
             why = formula_risk(facts.formula) if facts.formula else ""
             if not why:
                 continue
-            target = parse_ref(f"'{t.sheet}'!{a1}")
-            grid.blocked.add((t.sheet, target.row, target.col))
-            sub.findings.append(finding("formula-risky", file=sub.source, cell=f"{t.sheet}!{a1}",
-                                        label=labels.get(key, f"trang “{t.sheet}”"), why=why,
-                                        formula=facts.formula[:200]))
+            target = parse_ref(f"'{sheet}'!{a1}")
+            grid.blocked.add((sheet, target.row, target.col))
+            sub.findings.append(finding("formula-risky", file=sub.source, cell=f"{sheet}!{a1}",
+                                        label=cells[a1], why=why, formula=facts.formula[:200]))
 
 
 def _short(e: Exception) -> str:
