@@ -110,6 +110,7 @@ class Grid:
         self.reported: set[str] = set()   # sheets already reported missing or broken
         self.errors: dict[str, str] = {}  # sheet -> why it could not be read
         self.blocked: set[tuple[str, int, int]] = set()   # (sheet, row, col) never to be read
+        self.xml: dict[str, bytes] = {}    # sheet XML when the source has it: lets empty blocks be skipped
 
     def sheet(self, name: str) -> list[list] | None:
         if name not in self.cache:
@@ -146,6 +147,18 @@ class Grid:
             return None
         return None if v == "" else _nfc(v)
 
+    def block_is_empty(self, t: Target) -> bool:
+        """True when the sheet XML shows no value in the block (most narrative lists are empty):
+        the sheet then need not be loaded at all. Without XML, assume it may hold values."""
+        xml = self.xml.get(t.sheet)
+        if xml is None:
+            return False
+        cols = "|".join(_col_letter(c) for c in range(t.col, t.col2 + 1)).encode()
+        for m in re.finditer(rb'<c r="(?:' + cols + rb')(\d+)"[^>]*?>\s*<(?:v|is|f)\b', xml):
+            if t.row < int(m.group(1)) <= t.row2 + 1:
+                return False
+        return True
+
     def merge_of(self, t: Target):
         self.sheet(t.sheet)
         for (r1, c1), (r2, c2) in self.merged.get(t.sheet, []):
@@ -169,6 +182,7 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Sub
             return _read_by_position(sub, pkg, wb, catalogue)
         sub.sheets = pkg.sheets
         grid = Grid(wb, _rows_needed(pkg.names))
+        grid.xml = pkg.xml
     except Unreadable as e:
         sub.findings.append(finding("unreadable-file", file=name, reason=str(e)))
         return sub
@@ -401,6 +415,10 @@ def _check_input_cells(sub: Submission, path: Path, pkg: Package, grid: Grid, na
 
 def _read_narratives(sub: Submission, grid: Grid, names: dict[str, str], catalogue: Catalogue) -> None:
     for nl in catalogue.narratives:
+        ref = parse_ref(names[nl.name]) if nl.name in names else None
+        if ref is not None and grid.block_is_empty(ref):
+            sub.narratives[nl.key] = []
+            continue
         t = _resolve(names, nl.name, grid, sub, sub.source)
         sub.narratives[nl.key] = _narrative_rows(sub, grid, t, nl.sheet) if t else []
 
