@@ -73,8 +73,9 @@ def resolve_layout(layout: Mapping[str, Any] | None = None) -> dict[str, Any]:
     if layout:
         unknown = sorted(set(layout) - set(DEFAULT_LAYOUT))
         if unknown:
-            raise ValueError(f"unknown docx layout key(s): {', '.join(unknown)}; "
-                             f"known: {', '.join(DEFAULT_LAYOUT)}")
+            # a province edits [layout] in its settings file: say the typo in Vietnamese
+            raise ValueError(f"Mục [layout] của tệp thiết lập có khóa không dùng được: {', '.join(unknown)}; "
+                             f"các khóa hợp lệ: {', '.join(DEFAULT_LAYOUT)}")
         for key, value in layout.items():
             default = DEFAULT_LAYOUT[key]
             if isinstance(default, str):
