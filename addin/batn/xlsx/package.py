@@ -109,11 +109,34 @@ def _refuse_doctype(z: zipfile.ZipFile, names) -> None:
             raise Unreadable(f"phần “{name}” {UNSAFE_XML}")
 
 
-def _xml(z: zipfile.ZipFile, name: str):
+@lru_cache(maxsize=32)
+def _workbook_parts(wb_xml: bytes, rels_xml: bytes):
+    """Sheets, hidden sheets, sheet parts and defined names. Cached on the bytes: every workbook
+    made from one template version carries the same workbook.xml, so an inbox parses it once."""
+    root = _xml(wb_xml, "xl/workbook.xml")
+    rels = {}
+    if rels_xml:
+        for r in _xml(rels_xml, "xl/_rels/workbook.xml.rels").iterfind("rel:Relationship", _NS):
+            target = r.get("Target", "")
+            rels[r.get("Id")] = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+                posixpath.join("xl", target))
+    sheets, hidden, parts, names = [], [], {}, {}
+    for s in root.iterfind("m:sheets/m:sheet", _NS):
+        title = s.get("name", "")
+        sheets.append(title)
+        if s.get("state") in ("hidden", "veryHidden"):
+            hidden.append(title)
+        if s.get(_R_ID) in rels:
+            parts[title] = rels[s.get(_R_ID)]
+    for d in root.iterfind("m:definedNames/m:definedName", _NS):
+        if d.get("localSheetId") is None and d.get("name"):
+            names[d.get("name")] = (d.text or "").strip()
+    return tuple(sheets), tuple(hidden), tuple(parts.items()), tuple(names.items())
+
+
+def _xml(data: bytes, name: str):
     try:
-        return ET.fromstring(z.read(name))
-    except KeyError:
-        raise Unreadable(f"thiếu phần “{name}” trong tệp") from None
+        return ET.fromstring(data)
     except ET.ParseError as e:
         raise Unreadable(f"cấu trúc sổ tính bị hỏng ({name}: {e})") from None
     except Unreadable:
@@ -148,23 +171,10 @@ def open_package(path: Path) -> Package:
                 raise Unreadable("tệp nén không chứa sổ tính Excel (thiếu xl/workbook.xml)")
             pkg = Package("xlsx", has_macros="xl/vbaProject.bin" in members,
                           external_links=sum(1 for m in members if m.startswith("xl/externalLinks/externalLink")))
-            root = _xml(z, "xl/workbook.xml")
-            rels = {}
-            if "xl/_rels/workbook.xml.rels" in members:
-                for r in _xml(z, "xl/_rels/workbook.xml.rels").iterfind("rel:Relationship", _NS):
-                    target = r.get("Target", "")
-                    rels[r.get("Id")] = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
-                        posixpath.join("xl", target))
-            for s in root.iterfind("m:sheets/m:sheet", _NS):
-                title = s.get("name", "")
-                pkg.sheets.append(title)
-                if s.get("state") in ("hidden", "veryHidden"):
-                    pkg.hidden.append(title)
-                if s.get(_R_ID) in rels:
-                    pkg.parts[title] = rels[s.get(_R_ID)]
-            for d in root.iterfind("m:definedNames/m:definedName", _NS):
-                if d.get("localSheetId") is None and d.get("name"):
-                    pkg.names[d.get("name")] = (d.text or "").strip()
+            wb_xml = z.read("xl/workbook.xml")
+            rels_xml = z.read("xl/_rels/workbook.xml.rels") if "xl/_rels/workbook.xml.rels" in members else b""
+            sheets, hidden, parts, names = _workbook_parts(wb_xml, rels_xml)
+            pkg.sheets, pkg.hidden, pkg.parts, pkg.names = list(sheets), list(hidden), dict(parts), dict(names)
             _guard_named_sheets(z, pkg)
     except zipfile.BadZipFile:
         raise Unreadable("tệp nén bị hỏng hoặc bị cắt cụt (không phải tệp .xlsx hợp lệ)") from None
@@ -181,13 +191,14 @@ _WIDE_COL = re.compile(rb'<c r="([A-Z]{3})\d+"')
 _NARROW_COL = re.compile(rb'<c r="([A-Z]{1,2})\d')
 
 
+@lru_cache(maxsize=4096)
+def _sheet_of(ref: str) -> str | None:
+    m = re.match(r"^(?:'((?:[^']|'')+)'|([^!']+))!", ref.strip())
+    return ((m.group(1) or "").replace("''", "'") or m.group(2)) if m else None
+
+
 def _sheets_named(pkg: Package) -> set[str]:
-    out = set()
-    for ref in pkg.names.values():
-        m = re.match(r"^(?:'((?:[^']|'')+)'|([^!']+))!", ref.strip())
-        if m:
-            out.add((m.group(1) or "").replace("''", "'") or m.group(2))
-    return out
+    return {s for s in map(_sheet_of, pkg.names.values()) if s}
 
 
 def _guard_named_sheets(z: zipfile.ZipFile, pkg: Package) -> None:
