@@ -237,6 +237,9 @@ def _block_risky_cells(sub: Submission, path: Path, pkg: Package, grid: "Grid") 
         t = parse_ref(ref)
         if t is None:
             continue
+        xml = pkg.xml.get(t.sheet)
+        if xml is not None and b"<f" not in xml:
+            continue                       # no formula on that sheet: nothing to block
         cells = by_sheet.setdefault(t.sheet, {})
         for r in range(t.row, min(t.row2, MAX_ROWS_READ) + 1):
             for c in range(t.col, t.col2 + 1):
