@@ -10,11 +10,18 @@ if ! command -v soffice >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends \
-      libreoffice-calc libreoffice-writer poppler-utils fonts-liberation fonts-dejavu-core >/dev/null
+      libreoffice-calc libreoffice-writer poppler-utils fonts-liberation fonts-liberation2 fonts-dejavu-core >/dev/null
   else
     echo "Chú ý: chưa có LibreOffice/poppler-utils; các kiểm thử dùng LibreOffice sẽ được bỏ qua." >&2
     echo "Cài bằng: sudo apt-get install libreoffice-calc libreoffice-writer poppler-utils" >&2
   fi
+fi
+
+# Liberation 2.x carries Vietnamese glyphs (1.07 does not): without it PDFs mix in DejaVu for accents.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! dpkg -s fonts-liberation2 >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-liberation2 >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-liberation2 >/dev/null; } \
+    || echo "Chú ý: không cài được fonts-liberation2; PDF sẽ dùng phông DejaVu cho chữ có dấu." >&2
 fi
 
 python -m pip install -q -e ".[test]"

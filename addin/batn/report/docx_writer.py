@@ -59,7 +59,7 @@ DEFAULT_LAYOUT: dict[str, Any] = {
     "title_space_before_pt": 18.0,
     "subject_size_pt": 14.0,
     # signature / recipients table
-    "signature_left_width_mm": 62.0,  # right column: the rest (98 mm on A4 with these margins)
+    "signature_left_width_mm": 68.0,  # right column: the rest (92 mm on A4 with these margins)
     "signature_size_pt": 14.0,
     "signature_blank_lines": 4,
     "recipients_label_size_pt": 12.0,
@@ -343,7 +343,10 @@ def add_signature(document, doc: ReportDocument, lay: Mapping[str, Any]):
         add_line(left, RECIPIENTS_LABEL, lay, lay["recipients_label_size_pt"],
                  bold=True, italic=True, align=WD_ALIGN_PARAGRAPH.LEFT, first=True)
         for item in recipients:
-            add_line(left, item, lay, lay["recipients_size_pt"], align=WD_ALIGN_PARAGRAPH.LEFT)
+            p = add_line(left, item, lay, lay["recipients_size_pt"], align=WD_ALIGN_PARAGRAPH.LEFT)
+            # a long item wraps under its text, not under the dash
+            p.paragraph_format.left_indent = Mm(2.5)
+            p.paragraph_format.first_line_indent = Mm(-2.5)
 
     size = lay["signature_size_pt"]
     first = True
