@@ -32,3 +32,21 @@ def status_frame(cons: Consolidation) -> pd.DataFrame:
             "ignored": "; ".join(s.source for s in r.ignored),
         })
     return pd.DataFrame(rows)
+
+
+FINDINGS_HEADER = ["STT", "Mức độ", "Đơn vị", "Tệp", "Ô", "Chỉ tiêu", "Nội dung"]
+NO_FINDINGS = "Không có lỗi hay cảnh báo nào."
+
+
+def findings_in_order(findings):
+    """Lỗi first, then by file, unit and cell: the order every "Kết quả kiểm tra" table uses."""
+    from .model import Severity
+
+    return sorted(findings, key=lambda f: (f.severity != Severity.ERROR, f.file, f.unit, f.cell))
+
+
+def findings_rows(findings) -> list[list[object]]:
+    """The body of a "Kết quả kiểm tra" table (no header), whatever the door writes it to."""
+    rows: list[list[object]] = [[i, f.severity.value, f.unit, f.file, f.cell, f.indicator, f.message]
+                                for i, f in enumerate(findings_in_order(findings), start=1)]
+    return rows or [["", "", "", "", "", "", NO_FINDINGS]]

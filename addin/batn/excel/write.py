@@ -11,26 +11,19 @@ from typing import Iterable, Sequence
 
 from .. import layout as L
 from ..actions import MarkCell, WriteFindingsSheet
-from ..model import Finding, Severity
+from ..model import Finding
+from ..tables import FINDINGS_HEADER, findings_rows
 from .book import find_sheet, is_classic
 
 HEADER_COLOUR = "#BDD7EE"
 INPUT_COLOUR = "#FFF2CC"       # the templates' "type here" fill (batn.xlsx.template.INPUT_FILL)
-FINDINGS_HEADER = ("STT", "Mức độ", "Đơn vị", "Tệp", "Ô", "Chỉ tiêu", "Nội dung")
 FINDINGS_WIDTHS = (6, 11, 14, 30, 18, 22, 80)
 CELL_COLUMN = 5                # "Ô" in the findings sheet: where earlier marks are found again
-NO_FINDINGS = "Không có lỗi hay cảnh báo nào."
 
 
 def findings_table(findings: Iterable[Finding]) -> list[list[object]]:
-    """The rows of the "Kết quả kiểm tra" sheet, lỗi first (as batn.xlsx.cells.findings_sheet orders them)."""
-    order = sorted(findings, key=lambda f: (f.severity != Severity.ERROR, f.file, f.unit, f.cell))
-    rows: list[list[object]] = [list(FINDINGS_HEADER)]
-    for i, f in enumerate(order, start=1):
-        rows.append([i, f.severity.value, f.unit, f.file, f.cell, f.indicator, f.message])
-    if not order:
-        rows.append(["", "", "", "", "", "", NO_FINDINGS])
-    return rows
+    """The rows of the "Kết quả kiểm tra" sheet, header first (batn.tables builds them for every door)."""
+    return [list(FINDINGS_HEADER), *findings_rows(findings)]
 
 
 _ALLOW = ("AllowFormattingCells", "AllowFormattingColumns", "AllowFormattingRows", "AllowInsertingColumns",

@@ -21,7 +21,8 @@ from datetime import date, datetime
 from ..actions import COLOURS, MarkCell, WriteFindingsSheet, annotation_actions
 from ..model import Finding, Severity, UnitTree
 from ..rollup import COVERED, HAS_ERRORS, LATE, MISSING, ROOT, SENT, Consolidation
-from ..tables import status_frame, summary_frame
+from ..tables import findings_in_order, status_frame, summary_frame
+from ..tables import findings_rows as finding_body_rows
 from ..vn import ty_le
 from ..xlsx.template import COL_VALUE, ROMAN, layout_rows
 from . import layout as G
@@ -163,13 +164,8 @@ class _Planner:
 
 
 def findings_rows(findings: list[Finding]) -> list[list[object]]:
-    rows: list[list[object]] = [FINDINGS_HEAD]
-    order = sorted(findings, key=lambda f: (f.severity != Severity.ERROR, f.file, f.unit, f.cell))
-    for i, f in enumerate(order, start=1):
-        rows.append([i, f.severity.value, f.unit, f.file, f.cell, f.indicator, f.message])
-    if not findings:
-        rows.append(["", "", "", "", "", "", "Không có lỗi hay cảnh báo nào."])
-    return rows
+    """The findings tab: its own header ("Nguồn": a file or a tab), then the rows every door writes."""
+    return [FINDINGS_HEAD, *finding_body_rows(findings)]
 
 
 def status_rows(cons: Consolidation) -> list[list[object]]:
@@ -249,8 +245,7 @@ def plan_write_back(read: SheetRead, cons: Consolidation, *, summary: bool,
     frows = findings_rows(listed)
     sid = p.output_tab(G.FINDINGS_TAB, frows, 3, frozen=1)
     p.bold_row(sid, 1, len(FINDINGS_HEAD))
-    for i, f in enumerate(sorted(listed, key=lambda f: (f.severity != Severity.ERROR, f.file, f.unit, f.cell)),
-                          start=2):
+    for i, f in enumerate(findings_in_order(listed), start=2):
         p.colour(sid, i, 2, COLOURS[f.severity])
     plan.requests = p.structure + p.formats
     return plan

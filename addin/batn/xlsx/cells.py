@@ -37,10 +37,10 @@ def findings_sheet(wb, findings, title: str) -> None:
     if title in wb.sheetnames:
         del wb[title]
     ws = wb.create_sheet(title)
-    header_row(ws, 1, ["STT", "Mức độ", "Đơn vị", "Tệp", "Ô", "Chỉ tiêu", "Nội dung"], [6, 11, 14, 30, 18, 22, 80])
-    order = sorted(findings, key=lambda f: (f.severity.value != "lỗi", f.file, f.unit, f.cell))
-    for i, f in enumerate(order, start=1):
-        for c, v in enumerate([i, f.severity.value, f.unit, f.file, f.cell, f.indicator, f.message], start=1):
-            put(ws, i + 1, c, v).alignment = Alignment(wrap_text=c == 7, vertical="top")
-    if not findings:
-        put(ws, 2, 7, "Không có lỗi hay cảnh báo nào.")
+    from ..tables import FINDINGS_HEADER, findings_rows
+
+    header_row(ws, 1, FINDINGS_HEADER, [6, 11, 14, 30, 18, 22, 80])
+    for i, row in enumerate(findings_rows(findings), start=2):
+        for c, v in enumerate(row, start=1):
+            if v != "":
+                put(ws, i, c, v).alignment = Alignment(wrap_text=c == 7, vertical="top")
