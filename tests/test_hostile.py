@@ -530,3 +530,24 @@ def test_password_fallback_without_msoffcrypto(tmp_path):
     (fc,) = validate_files([p])
     assert [f.kind for f in fc.findings] == ["unreadable-file"]
     assert "mật khẩu" in fc.findings[0].message
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fast_reader_agrees_with_calamine(world, name):
+    """batn reads named sheets straight from their XML (batn.xlsx.sheetxml); on every hostile
+    workbook that gets that far, each kept cell must hold what python-calamine reads, and a sheet
+    calamine cannot read must not be read either (tests/test_sheetxml.py explains the comparison)."""
+    from test_sheetxml import compare_with_calamine
+
+    from batn.xlsx.package import Unreadable, open_package
+
+    c = _case(world, name)
+    if c.heavy:
+        pytest.skip(reason="heavy file: read in a child process by test_bounded")
+    try:
+        pkg = open_package(c.path)
+    except Unreadable:
+        pytest.skip(reason="refused before any sheet is read (see test_validate)")
+    if pkg.kind != "xlsx":
+        pytest.skip(reason=f".{pkg.kind}: read by position with calamine")
+    compare_with_calamine(c.path)

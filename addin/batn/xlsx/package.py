@@ -6,6 +6,8 @@ parsed with defusedxml, so a zip bomb or an entity-expansion attack is a finding
 """
 from __future__ import annotations
 
+import html
+import io
 import posixpath
 from functools import lru_cache
 import re
@@ -52,12 +54,18 @@ class Package:
     has_macros: bool = False
     external_links: int = 0
     xml: dict[str, bytes] = field(default_factory=dict)   # sheet title -> part bytes (the sheets we read)
+    shared: bytes | None = None                 # xl/sharedStrings.xml, when the named sheets use it
+    styles: bytes | None = None                 # xl/styles.xml: which cell styles show dates
+    is1904: bool = False                        # dates counted from 1904 (old Mac Excel)
 
 
-def sniff(path: Path) -> str:
+def sniff(path: Path, data: bytes | None = None) -> str:
     """What the file really is, whatever its name says."""
-    with open(path, "rb") as f:
-        head = f.read(512)
+    if data is not None:
+        head = data[:512]
+    else:
+        with open(path, "rb") as f:
+            head = f.read(512)
     if not head:
         raise Unreadable("tệp rỗng (0 byte)")
     if head.startswith(OLE_MAGIC):
@@ -72,11 +80,13 @@ def sniff(path: Path) -> str:
     raise Unreadable("tệp văn bản hoặc CSV bị đổi đuôi thành bảng tính; hãy mở bằng Excel và lưu lại dạng .xlsx")
 
 
-def _ole_is_encrypted(path: Path) -> bool:
+def _ole_is_encrypted(path: Path, data: bytes | None = None) -> bool:
     # An encrypted OOXML file is an OLE container with an "EncryptedPackage" stream (MS-OFFCRYPTO);
     # the stream name is stored in UTF-16 in the directory.
-    with open(path, "rb") as f:
-        data = f.read(min(path.stat().st_size, 4 * 1024 * 1024))
+    if data is None:
+        with open(path, "rb") as f:
+            data = f.read(min(path.stat().st_size, 4 * 1024 * 1024))
+    data = data[:4 * 1024 * 1024]
     return "EncryptedPackage".encode("utf-16-le") in data
 
 
@@ -99,16 +109,6 @@ def check_zip_limits(z: zipfile.ZipFile) -> None:
 UNSAFE_XML = "khai báo DOCTYPE/ENTITY (cấu trúc XML không an toàn, có thể là tấn công “bom thực thể”), không đọc"
 
 
-def _refuse_doctype(z: zipfile.ZipFile, names) -> None:
-    """No part of a spreadsheet needs a DTD; one that declares entities is an attack. The parts
-    python-calamine reads need no scan: it refuses entities itself (see reader.calamine_reason)."""
-    for name in names:
-        with z.open(name) as f:
-            head = f.read(2048)
-        if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-            raise Unreadable(f"phần “{name}” {UNSAFE_XML}")
-
-
 @lru_cache(maxsize=32)
 def _workbook_parts(wb_xml: bytes, rels_xml: bytes):
     """Sheets, hidden sheets, sheet parts and defined names. Cached on the bytes: every workbook
@@ -121,6 +121,8 @@ def _workbook_parts(wb_xml: bytes, rels_xml: bytes):
             rels[r.get("Id")] = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
                 posixpath.join("xl", target))
     sheets, hidden, parts, names = [], [], {}, {}
+    pr = root.find("m:workbookPr", _NS)
+    is1904 = pr is not None and pr.get("date1904", "").lower() in ("1", "true")
     for s in root.iterfind("m:sheets/m:sheet", _NS):
         title = s.get("name", "")
         sheets.append(title)
@@ -131,7 +133,7 @@ def _workbook_parts(wb_xml: bytes, rels_xml: bytes):
     for d in root.iterfind("m:definedNames/m:definedName", _NS):
         if d.get("localSheetId") is None and d.get("name"):
             names[d.get("name")] = (d.text or "").strip()
-    return tuple(sheets), tuple(hidden), tuple(parts.items()), tuple(names.items())
+    return tuple(sheets), tuple(hidden), tuple(parts.items()), tuple(names.items()), is1904
 
 
 def _xml(data: bytes, name: str):
@@ -145,24 +147,23 @@ def _xml(data: bytes, name: str):
         raise Unreadable(f"cấu trúc XML không an toàn trong “{name}” ({type(e).__name__})") from None
 
 
-def open_package(path: Path) -> Package:
-    """Inspect a file; raise Unreadable with a clear reason when it cannot be a usable workbook."""
-    size = path.stat().st_size
+def open_package(path: Path, data: bytes | None = None) -> Package:
+    """Inspect a file; raise Unreadable with a clear reason when it cannot be a usable workbook.
+    `data`: the file's bytes when the caller has read them already (one read, hashed and parsed)."""
+    size = path.stat().st_size if data is None else len(data)
     if size == 0:
         raise Unreadable("tệp rỗng (0 byte)")
     if size > MAX_FILE_BYTES:
         raise Unreadable(f"tệp quá lớn ({_n(size)} byte, giới hạn {_n(MAX_FILE_BYTES)})")
-    what = sniff(path)
+    what = sniff(path, data)
     if what == "ole":
-        if _ole_is_encrypted(path):
+        if _ole_is_encrypted(path, data):
             raise Unreadable("tệp được đặt mật khẩu mở; hãy gỡ mật khẩu (Tệp → Thông tin → Bảo vệ sổ làm việc) rồi gửi lại")
         return Package("xls")
     try:
-        with zipfile.ZipFile(path) as z:
+        with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as z:
             check_zip_limits(z)
-            members = set(z.namelist())
-            _refuse_doctype(z, [m for m in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/sharedStrings.xml")
-                                if m in members])
+            members = set(z.NameToInfo)
             if "mimetype" in members and b"opendocument.spreadsheet" in z.read("mimetype"):
                 return Package("ods")
             if "xl/workbook.bin" in members:
@@ -171,11 +172,17 @@ def open_package(path: Path) -> Package:
                 raise Unreadable("tệp nén không chứa sổ tính Excel (thiếu xl/workbook.xml)")
             pkg = Package("xlsx", has_macros="xl/vbaProject.bin" in members,
                           external_links=sum(1 for m in members if m.startswith("xl/externalLinks/externalLink")))
-            wb_xml = z.read("xl/workbook.xml")
-            rels_xml = z.read("xl/_rels/workbook.xml.rels") if "xl/_rels/workbook.xml.rels" in members else b""
-            sheets, hidden, parts, names = _workbook_parts(wb_xml, rels_xml)
+            # Every part batn parses itself is read once and refused if it declares a DTD.
+            wb_xml = guard_part_xml(z.read("xl/workbook.xml"), "xl/workbook.xml", b"<workbook")
+            rels_xml = (guard_part_xml(z.read("xl/_rels/workbook.xml.rels"), "xl/_rels/workbook.xml.rels",
+                                       b"<Relationships") if "xl/_rels/workbook.xml.rels" in members else b"")
+            sheets, hidden, parts, names, pkg.is1904 = _workbook_parts(wb_xml, rels_xml)
             pkg.sheets, pkg.hidden, pkg.parts, pkg.names = list(sheets), list(hidden), dict(parts), dict(names)
             _guard_named_sheets(z, pkg)
+            if "xl/sharedStrings.xml" in members:
+                pkg.shared = guard_part_xml(z.read("xl/sharedStrings.xml"), "xl/sharedStrings.xml", b"<sst")
+            if "xl/styles.xml" in members:
+                pkg.styles = guard_part_xml(z.read("xl/styles.xml"), "xl/styles.xml", b"<styleSheet")
     except zipfile.BadZipFile:
         raise Unreadable("tệp nén bị hỏng hoặc bị cắt cụt (không phải tệp .xlsx hợp lệ)") from None
     except RuntimeError as e:        # zipfile: "File ... is encrypted, password required"
@@ -211,6 +218,18 @@ def _guard_named_sheets(z: zipfile.ZipFile, pkg: Package) -> None:
         data = z.read(part)
         guard_sheet_xml(data, title)
         pkg.xml[title] = data
+
+
+def guard_part_xml(data: bytes, name: str, root_tag: bytes) -> bytes:
+    """A part batn parses itself must be UTF-8 with no DTD before its root element (however much
+    whitespace comes first), since a DTD is where entities are declared."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b'encoding="UTF-16' in data[:100].upper():
+        raise Unreadable(f"phần “{name}” được lưu bằng mã UTF-16 (Excel luôn lưu UTF-8): tệp đã bị sửa bằng công cụ khác")
+    root = data.find(root_tag)
+    head = data[:root] if root >= 0 else data
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise Unreadable(f"phần “{name}” {UNSAFE_XML}")
+    return data
 
 
 def guard_sheet_xml(data: bytes, title: str) -> None:
@@ -299,8 +318,8 @@ def cell_facts(path: Path, pkg: Package, sheet: str, cells: set[str]) -> dict[st
 
 
 def _unescape(b: bytes) -> str:
-    return (b.decode("utf-8", "replace").replace("&lt;", "<").replace("&gt;", ">")
-            .replace("&quot;", '"').replace("&apos;", "'").replace("&amp;", "&"))
+    # html.unescape covers XML's five entities and character references (&#7889; = ố)
+    return html.unescape(b.decode("utf-8", "replace"))
 
 
 _EXTERNAL = re.compile(r"\[\d+\]|'[^']*\[[^\]]+\][^']*'!|\b[A-Za-z]:\\|https?://", re.I)

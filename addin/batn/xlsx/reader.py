@@ -21,7 +21,8 @@ from ..catalogue import CatalogueError, load_catalogue
 from ..findings import finding
 from ..model import Catalogue, Submission
 from ..numbers import parse_figure
-from .package import CellFacts, Package, Unreadable, cell_facts, formula_risk, open_package
+from .package import MAX_FILE_BYTES, CellFacts, Package, Unreadable, cell_facts, formula_risk, open_package
+from .sheetxml import NotPlain, SharedStrings, date_styles, read_sheet
 
 _REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
 
@@ -167,6 +168,72 @@ class Grid:
         return None
 
 
+class XmlGrid(Grid):
+    """The Grid of a received .xlsx: the sheets our names point to are read straight from their
+    XML (values, formulas, errors and merges in one pass, see sheetxml); a sheet of another
+    shape falls back to python-calamine, opened only then."""
+
+    def __init__(self, path: Path, pkg: Package, data: bytes | None = None):
+        rows_needed, cols_needed = _reach(tuple(pkg.names.items()))
+        super().__init__(None, rows_needed)   # type: ignore[arg-type]
+        self.path, self.pkg, self.data = path, pkg, data
+        self.cols_needed = cols_needed
+        self.xml = pkg.xml
+        self.facts: dict[str, dict[str, CellFacts]] = {}
+        self._shared: SharedStrings | None = None
+
+    def sheet(self, name: str) -> list[list] | None:
+        if name in self.cache:
+            return self.cache[name]
+        xml = self.pkg.xml.get(name)
+        if xml is not None and name in self.cols_needed:
+            try:
+                if self._shared is None:
+                    self._shared = SharedStrings(self.pkg.shared)
+                cells = read_sheet(xml, self.cols_needed[name], min(self.rows_needed.get(name, 200), MAX_ROWS_READ),
+                                   self._shared if self.pkg.shared is not None else None,
+                                   date_styles(self.pkg.styles) if self.pkg.styles else (frozenset(), frozenset()),
+                                   self.pkg.is1904)
+            except (NotPlain, ValueError, IndexError, TypeError, UnicodeDecodeError):
+                pass          # calamine below reads it, or says why it cannot
+            else:
+                self.cache[name], self.merged[name], self.facts[name] = cells.rows, cells.merged, cells.facts
+                return cells.rows
+        if name not in self.pkg.sheets:
+            self.cache[name] = None   # type: ignore[assignment]
+            return None
+        if self.wb is None:
+            try:
+                self.wb = CalamineWorkbook.from_path(str(self.path))
+            except Exception as e:
+                self.errors[name] = calamine_reason(e)
+                return None
+        return super().sheet(name)
+
+    def cell_facts(self, sheet: str, cells: set[str]) -> dict[str, CellFacts]:
+        """Formulas and error values in these cells of one sheet."""
+        if self.sheet(sheet) is not None and sheet in self.facts:
+            facts = self.facts[sheet]
+            return {a1: facts[a1] for a1 in cells if a1 in facts}
+        return cell_facts(self.path, self.pkg, sheet, cells)
+
+
+@lru_cache(maxsize=32)
+def _reach(names: tuple[tuple[str, str], ...]) -> tuple[dict[str, int], dict[str, set[int]]]:
+    """Per sheet, the deepest row and the columns any defined name reaches (an indicator's label
+    sits two columns left of its input cell). Cached: one template version, one set of names."""
+    rows: dict[str, int] = {}
+    cols: dict[str, set[int]] = {}
+    for _key, ref in names:
+        t = parse_ref(ref)
+        if t is None:
+            continue
+        rows[t.sheet] = max(rows.get(t.sheet, 0), t.row2)
+        first = t.col if _key.startswith("BATN_") else max(0, t.col - 2)
+        cols.setdefault(t.sheet, set()).update(range(first, t.col2 + 1))
+    return rows, cols
+
+
 def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Submission:
     """Read one workbook. `catalogue` is the expected one; otherwise the file's BATN_CATALOG is used."""
     path = Path(path)
@@ -175,14 +242,15 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Sub
     try:
         st = path.stat()
         sub.received = st.st_mtime
-        pkg = open_package(path)
-        sub.sha256 = sha256_of(path)
-        wb = CalamineWorkbook.from_path(str(path))
+        if st.st_size > MAX_FILE_BYTES:
+            raise Unreadable(f"tệp quá lớn ({st.st_size:,} byte, giới hạn {MAX_FILE_BYTES:,})".replace(",", "."))
+        data = path.read_bytes()        # read once: hashed here, unzipped from memory
+        sub.sha256 = hashlib.sha256(data).hexdigest()
+        pkg = open_package(path, data)
         if pkg.kind != "xlsx":
-            return _read_by_position(sub, pkg, wb, catalogue)
+            return _read_by_position(sub, pkg, CalamineWorkbook.from_path(str(path)), catalogue)
         sub.sheets = pkg.sheets
-        grid = Grid(wb, _rows_needed(pkg.names))
-        grid.xml = pkg.xml
+        grid = XmlGrid(path, pkg, data)
     except Unreadable as e:
         sub.findings.append(finding("unreadable-file", file=name, reason=str(e)))
         return sub
@@ -226,7 +294,7 @@ def read_grid(sub: Submission, grid: "Grid", names: dict[str, str], catalogue: C
     return sub
 
 
-def _block_risky_cells(sub: Submission, path: Path, pkg: Package, grid: "Grid") -> None:
+def _block_risky_cells(sub: Submission, path: Path, pkg: Package, grid: "XmlGrid") -> None:
     """Metadata and narrative cells whose formula reaches outside (DDE, WEBSERVICE, links) are
     never read: their cached value is whatever the sender's machine fetched."""
     labels = {**L.METADATA_NAMES, L.NAME_KIND: "loại số liệu"}
@@ -245,7 +313,7 @@ def _block_risky_cells(sub: Submission, path: Path, pkg: Package, grid: "Grid") 
             for c in range(t.col, t.col2 + 1):
                 cells[f"{_col_letter(c)}{r + 1}"] = labels.get(key, f"trang “{t.sheet}”")
     for sheet, cells in by_sheet.items():          # one scan of each sheet's XML
-        for a1, facts in cell_facts(path, pkg, sheet, set(cells)).items():
+        for a1, facts in grid.cell_facts(sheet, set(cells)).items():
             why = formula_risk(facts.formula) if facts.formula else ""
             if not why:
                 continue
@@ -395,14 +463,14 @@ def judge_cell(sub: Submission, code: str, where: str, facts: CellFacts, catalog
                                         else value, **loc))
 
 
-def _check_input_cells(sub: Submission, path: Path, pkg: Package, grid: Grid, names, catalogue: Catalogue) -> None:
+def _check_input_cells(sub: Submission, path: Path, pkg: Package, grid: "XmlGrid", names, catalogue: Catalogue) -> None:
     """Formulas, error values and merged cells in input cells: calamine shows none of them."""
     by_sheet: dict[str, dict[str, str]] = {}
     for code, where in sub.cells.items():
         sheet, a1 = where.rsplit("!", 1)
         by_sheet.setdefault(sheet, {})[a1] = code
     for sheet, cells in by_sheet.items():
-        for a1, facts in cell_facts(path, pkg, sheet, set(cells)).items():
+        for a1, facts in grid.cell_facts(sheet, set(cells)).items():
             judge_cell(sub, cells[a1], f"{sheet}!{a1}", facts, catalogue)
     for code, where in list(sub.cells.items()):
         t = parse_ref(where)
