@@ -251,3 +251,15 @@ def test_template_saved_by_libreoffice_agrees_with_calamine(tmp_path, cat2024, u
     assert got["fell_back"] == 0 and got["cells"] > 200
     a, b = read_submission(src, cat2024), read_submission(out, cat2024)
     assert a.values == b.values and a.unit == b.unit and a.narratives == b.narratives
+
+
+def test_shared_strings_in_both_shapes():
+    """The usual <si>…</si> list is split in C; a table with <si/> or attributes goes through the regex."""
+    body = "<si><t>a</t></si><si><r><t>b</t></r><r><t>c</t></r></si><si><t>d &amp; e</t></si>"
+    plain = sheetxml.SharedStrings(f"<sst {MAIN}>{body}</sst>".encode())
+    odd_body = body.replace("<si><t>a", '<si/><si x="1"><t>a')
+    odd = sheetxml.SharedStrings(f"<sst {MAIN}>{odd_body}</sst>".encode())
+    assert [plain[i] for i in range(3)] == ["a", "bc", "d & e"]
+    assert [odd[i] for i in range(4)] == ["", "a", "bc", "d & e"]
+    with pytest.raises(IndexError):
+        plain[3]

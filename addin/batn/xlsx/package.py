@@ -11,7 +11,9 @@ import io
 import posixpath
 from functools import lru_cache
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +108,37 @@ def check_zip_limits(z: zipfile.ZipFile) -> None:
         raise Unreadable(f"nội dung giải nén quá lớn ({_n(total)} byte, giới hạn {_n(MAX_EXPANDED_BYTES)})")
 
 
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")     # zip local file header: 30 bytes
+
+
+def read_part(z: zipfile.ZipFile, name: str, data: bytes | None) -> bytes:
+    """One part of the package. With the file's bytes in memory, a stored or deflated part is
+    inflated in one zlib call (zipfile's stream reader costs more than the inflating itself for
+    parts this small); the size comes from the central directory, already checked against our
+    limits, and inflating never goes past it. Anything else goes through zipfile."""
+    info = z.NameToInfo[name]
+    if data is None or info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return z.read(name)
+    head = data[info.header_offset:info.header_offset + 30]
+    if len(head) < 30:
+        raise zipfile.BadZipFile(f"truncated header of {name}")
+    fields = _LOCAL_HEADER.unpack(head)
+    if fields[0] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"bad local header of {name}")
+    start = info.header_offset + 30 + fields[-2] + fields[-1]
+    raw = data[start:start + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        out = raw
+    else:
+        try:
+            out = zlib.decompressobj(-15).decompress(raw, info.file_size + 1)
+        except zlib.error as e:
+            raise zipfile.BadZipFile(f"{name}: {e}") from None
+    if len(out) != info.file_size or zlib.crc32(out) != info.CRC:
+        raise zipfile.BadZipFile(f"{name}: size or CRC does not match")
+    return out
+
+
 UNSAFE_XML = "khai báo DOCTYPE/ENTITY (cấu trúc XML không an toàn, có thể là tấn công “bom thực thể”), không đọc"
 
 
@@ -173,16 +206,17 @@ def open_package(path: Path, data: bytes | None = None) -> Package:
             pkg = Package("xlsx", has_macros="xl/vbaProject.bin" in members,
                           external_links=sum(1 for m in members if m.startswith("xl/externalLinks/externalLink")))
             # Every part batn parses itself is read once and refused if it declares a DTD.
-            wb_xml = guard_part_xml(z.read("xl/workbook.xml"), "xl/workbook.xml", b"<workbook")
-            rels_xml = (guard_part_xml(z.read("xl/_rels/workbook.xml.rels"), "xl/_rels/workbook.xml.rels",
+            wb_xml = guard_part_xml(read_part(z, "xl/workbook.xml", data), "xl/workbook.xml", b"<workbook")
+            rels_xml = (guard_part_xml(read_part(z, "xl/_rels/workbook.xml.rels", data), "xl/_rels/workbook.xml.rels",
                                        b"<Relationships") if "xl/_rels/workbook.xml.rels" in members else b"")
             sheets, hidden, parts, names, pkg.is1904 = _workbook_parts(wb_xml, rels_xml)
             pkg.sheets, pkg.hidden, pkg.parts, pkg.names = list(sheets), list(hidden), dict(parts), dict(names)
-            _guard_named_sheets(z, pkg)
+            _guard_named_sheets(z, pkg, data)
             if "xl/sharedStrings.xml" in members:
-                pkg.shared = guard_part_xml(z.read("xl/sharedStrings.xml"), "xl/sharedStrings.xml", b"<sst")
+                pkg.shared = guard_part_xml(read_part(z, "xl/sharedStrings.xml", data), "xl/sharedStrings.xml",
+                                            b"<sst")
             if "xl/styles.xml" in members:
-                pkg.styles = guard_part_xml(z.read("xl/styles.xml"), "xl/styles.xml", b"<styleSheet")
+                pkg.styles = guard_part_xml(read_part(z, "xl/styles.xml", data), "xl/styles.xml", b"<styleSheet")
     except zipfile.BadZipFile:
         raise Unreadable("tệp nén bị hỏng hoặc bị cắt cụt (không phải tệp .xlsx hợp lệ)") from None
     except RuntimeError as e:        # zipfile: "File ... is encrypted, password required"
@@ -208,16 +242,16 @@ def _sheets_named(pkg: Package) -> set[str]:
     return {s for s in map(_sheet_of, pkg.names.values()) if s}
 
 
-def _guard_named_sheets(z: zipfile.ZipFile, pkg: Package) -> None:
+def _guard_named_sheets(z: zipfile.ZipFile, pkg: Package, data: bytes | None = None) -> None:
     """Before calamine sees them, check the sheets our names point to: UTF-8, no DTD, and a used
     range calamine can allocate (a 20 KB file with one cell at XFD1048576 would need 512 GB)."""
     for title in sorted(_sheets_named(pkg)):
         part = pkg.parts.get(title)
         if not part or part not in z.NameToInfo:
             continue
-        data = z.read(part)
-        guard_sheet_xml(data, title)
-        pkg.xml[title] = data
+        xml = read_part(z, part, data)
+        guard_sheet_xml(xml, title)
+        pkg.xml[title] = xml
 
 
 def guard_part_xml(data: bytes, name: str, root_tag: bytes) -> bytes:

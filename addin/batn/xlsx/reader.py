@@ -7,7 +7,7 @@ formulas or macros. Nothing here raises for a bad file: problems become findings
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cached_property, lru_cache
 import os
 import re
 import unicodedata
@@ -35,12 +35,17 @@ class Target:
     col2: int
     row2: int
 
-    @property
+    # Targets come from the lru_cache of parse_ref, so these strings are built once per template.
+    @cached_property
     def a1(self) -> str:
         return f"{_col_letter(self.col)}{self.row + 1}"
 
-    def where(self) -> str:
+    @cached_property
+    def _where(self) -> str:
         return f"{self.sheet}!{self.a1}"
+
+    def where(self) -> str:
+        return self._where
 
 
 def _col_index(letters: str) -> int:
@@ -472,9 +477,12 @@ def _check_input_cells(sub: Submission, path: Path, pkg: Package, grid: "XmlGrid
     for sheet, cells in by_sheet.items():
         for a1, facts in grid.cell_facts(sheet, set(cells)).items():
             judge_cell(sub, cells[a1], f"{sheet}!{a1}", facts, catalogue)
+    spans = {sheet: [m for m in grid.merged.get(sheet, []) if m[0] != m[1]] for sheet in by_sheet}
+    if not any(spans.values()):
+        return                      # no merged range on the input sheets (the usual case)
     for code, where in list(sub.cells.items()):
         t = parse_ref(where)
-        m = grid.merge_of(t) if t else None
+        m = grid.merge_of(t) if t and spans.get(t.sheet) else None
         if m:
             (r1, c1), (r2, c2) = m
             rng = f"{_col_letter(c1)}{r1 + 1}:{_col_letter(c2)}{r2 + 1}"

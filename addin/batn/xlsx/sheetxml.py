@@ -96,16 +96,23 @@ def rich_text(body: bytes) -> str:
 class SharedStrings:
     """xl/sharedStrings.xml, split once and decoded only for the indexes a cell asks for."""
 
-    _SI = re.compile(rb"<si(?:\s[^>]*)?(?:/>|>(.*?)</si>)", re.S)
+    _SI = re.compile(rb"<si(?:\s[^>]*)?(?:/>|>([^<]*(?:<(?!/si>)[^<]*)*)</si>)")
 
     def __init__(self, xml: bytes | None):
-        self._raw = [b or b"" for b in self._SI.findall(xml)] if xml else []
-        self._done: dict[int, str] = {}
+        if not xml:
+            self._raw: list[bytes] = []
+        elif b"<si " in xml or b"<si/>" in xml:
+            self._raw = self._SI.findall(xml)
+        else:                   # the usual shape: a split in C, each piece cut at its </si> when asked for
+            self._raw = xml.split(b"<si>")[1:]
+        self.done: dict[int, str] = {}
 
     def __getitem__(self, i: int) -> str:
-        s = self._done.get(i)
+        s = self.done.get(i)
         if s is None:
-            s = self._done[i] = rich_text(self._raw[i])   # IndexError: a broken reference
+            body = self._raw[i]                 # IndexError: a reference past the table
+            end = body.rfind(b"</si>")
+            s = self.done[i] = rich_text(body if end < 0 else body[:end])
         return s
 
 
@@ -180,6 +187,7 @@ def read_sheet(xml: bytes, columns: set[int], max_row: int, shared: SharedString
     merged ranges. Raises NotPlain for XML of another shape."""
     check_plain(xml)
     dates, durations = styles
+    done = shared.done if shared is not None else {}
     width = max(columns) + 1 if columns else 0
     rows: list[list] = []
     facts: dict[str, CellFacts] = {}
@@ -208,7 +216,7 @@ def read_sheet(xml: bytes, columns: set[int], max_row: int, shared: SharedString
         elif kind == b"s":
             if shared is None and raw:
                 raise NotPlain("shared strings not found")
-            value = shared[int(raw)] if raw else ""
+            value = (done.get(int(raw)) or shared[int(raw)]) if raw else ""
         elif kind == b"inlineStr":
             value = rich_text(other)
         elif kind == b"str":
