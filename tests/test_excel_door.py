@@ -22,7 +22,7 @@ from batn.actions import COLOURS  # noqa: E402
 from batn.cli import app
 from batn.excel import buttons
 from batn.excel.settings import SETTINGS_SHEET, UNIT_COLUMNS, UNITS_FIRST_ROW, UNITS_SHEET, consolidated_name
-from batn.excel.tables import TOTAL_LABEL
+from batn.tables import TOTAL_LABEL
 from batn.excel.write import FINDINGS_HEADER
 from batn.model import Severity
 from batn.pipeline import validate_files

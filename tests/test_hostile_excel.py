@@ -43,7 +43,7 @@ import xlwings as xw  # noqa: E402
 from batn import layout as L  # noqa: E402
 from batn.excel import buttons  # noqa: E402
 from batn.excel.settings import SETTINGS_SHEET, UNITS_FIRST_ROW, UNITS_SHEET  # noqa: E402
-from batn.excel.tables import TOTAL_LABEL  # noqa: E402
+from batn.tables import TOTAL_LABEL  # noqa: E402
 from batn.pipeline import consolidate_inbox  # noqa: E402
 from batn.units import load_units  # noqa: E402
 

@@ -28,7 +28,7 @@ from ..units import UnitsFileError, units_from_rows, write_units_csv
 from .book import book_folder, find_sheet, is_classic, named_values, read_book, sheet_rows
 from .settings import (SETTINGS, SETTINGS_SHEET, UNIT_COLUMNS, UNITS_FIRST_ROW, UNITS_SHEET, Settings,
                        SettingsError, consolidated_name, report_name, settings_from_values, unit_rows)
-from .tables import status_table, summary_table
+from ..tables import STATUS_WIDTHS, status_rows, summary_rows
 from .write import apply_actions, clear_marks, marked_cells, sheet_for_writing, write_findings_sheet, write_table
 
 TITLE = "batn"
@@ -145,11 +145,9 @@ def tong_hop_book(book) -> ConsolidationResult:
 
     path = write_consolidated(cons, s.outdir / consolidated_name(s.unit, per.id))
     settings_sheet = find_sheet(book, SETTINGS_SHEET)
-    rows, numbers = summary_table(cons)
-    write_table(sheet_for_writing(book, L.SUMMARY_SHEET), rows, (12, 40, 18) + (14,) * len(cat.codes),
-                header_rows=2, number_columns=numbers)
-    write_table(sheet_for_writing(book, L.STATUS_SHEET), status_table(cons),
-                (6, 12, 40, 16, 18, 40, 18, 12, 8, 10, 40))
+    write_table(sheet_for_writing(book, L.SUMMARY_SHEET), summary_rows(cons), (12, 40, 18) + (14,) * len(cat.codes),
+                header_rows=2, number_columns=list(range(4, 4 + len(cat.codes))))
+    write_table(sheet_for_writing(book, L.STATUS_SHEET), status_rows(cons), STATUS_WIDTHS)
     write_findings_sheet(book, cons.findings)
     settings_sheet.activate()
     n_err, n_warn = count(cons.findings, Severity.ERROR), count(cons.findings, Severity.WARNING)

@@ -21,7 +21,7 @@ from datetime import date, datetime
 from ..actions import COLOURS, MarkCell, WriteFindingsSheet, annotation_actions
 from ..model import Finding, Severity, UnitTree
 from ..rollup import COVERED, HAS_ERRORS, LATE, MISSING, ROOT, SENT, Consolidation
-from ..tables import findings_in_order, status_frame, summary_frame
+from ..tables import STATUS_HEADER, findings_in_order, sent_line, status_rows, summary_rows
 from ..tables import findings_rows as finding_body_rows
 from ..vn import ty_le
 from ..xlsx.template import COL_VALUE, ROMAN, layout_rows
@@ -32,7 +32,6 @@ from .setup import rgb
 STATUS_COLOURS = {SENT: "C6EFCE", HAS_ERRORS: COLOURS[Severity.ERROR], MISSING: "E7E6E6", LATE: "FFD699",
                   COVERED: "DDEBF7", ROOT: "DDEBF7"}
 FINDINGS_HEAD = ["STT", "Mức độ", "Đơn vị", "Nguồn", "Ô", "Chỉ tiêu", "Nội dung"]
-STATUS_HEAD = ["STT", "Mã", "Đơn vị", "Cấp", "Tình trạng", "Nguồn", "Số lỗi", "Số cảnh báo", "Hạn nộp"]
 
 
 @dataclass
@@ -168,14 +167,10 @@ def findings_rows(findings: list[Finding]) -> list[list[object]]:
     return [FINDINGS_HEAD, *finding_body_rows(findings)]
 
 
-def status_rows(cons: Consolidation) -> list[list[object]]:
-    rows: list[list[object]] = [
-        [f"Đã gửi báo cáo: {len(cons.sent)}/{len(cons.expected)} đơn vị — tổng hợp lúc "
-         f"{cons.as_of:%H:%M ngày %d/%m/%Y}"], [], STATUS_HEAD]
-    for i, r in enumerate(status_frame(cons).itertuples(index=False), start=1):
-        rows.append([i, r.code, "    " * int(r.depth) + str(r.name), r.level, r.status, r.file, r.errors,
-                     r.warnings, r.deadline])
-    return rows
+def status_tab_rows(cons: Consolidation) -> list[list[object]]:
+    """The status tab: the "Đã gửi báo cáo" line, a blank row, then the table every door writes
+    (its "Nguồn" column holds the tab a unit's figures were read from)."""
+    return [[sent_line(cons)], [], *status_rows(cons, source="Nguồn")]
 
 
 def consolidated_rows(cons: Consolidation) -> tuple[list[list[object]], dict[str, int]]:
@@ -185,8 +180,7 @@ def consolidated_rows(cons: Consolidation) -> tuple[list[list[object]], dict[str
     root = cons.tree[cons.tree.root]
     rows: list[list[object]] = [
         [f"TỔNG HỢP SỐ LIỆU — {root.name} — {cons.period.label}"],
-        [f"Đã gửi báo cáo: {len(cons.sent)}/{len(cons.expected)} đơn vị — tổng hợp lúc "
-         f"{cons.as_of:%H:%M ngày %d/%m/%Y}"], [],
+        [sent_line(cons)], [],
         ["STT", "Nội dung", "Đơn vị tính", "Tổng hợp", "Mã chỉ tiêu"]]
     marks = {"indicators": 4}
     table, placed = layout_rows(cat)
@@ -204,12 +198,7 @@ def consolidated_rows(cons: Consolidation) -> tuple[list[list[object]], dict[str
                          ty_le(n, d) if n is not None and d is not None else ""])
     rows += [[], ["TỔNG HỢP THEO ĐƠN VỊ"]]
     marks["units"] = len(rows) + 1
-    rows.append(["Mã", "Đơn vị", "Tình trạng", *[i.label for i in cat.indicators]])
-    rows.append(["", "", "", *cat.codes])
-    df = summary_frame(cons)
-    for r in df.itertuples(index=False):
-        rows.append([r.code, "    " * int(r.depth) + str(r.name), r.status, *[getattr(r, c) for c in cat.codes]])
-    rows.append(["", "TỔNG CỘNG", "", *[totals.get(c) for c in cat.codes]])
+    rows += summary_rows(cons)
     marks["narratives"] = len(rows) + 2
     for nl in cat.narratives:
         rows += [[], [nl.title], ["Đơn vị", *nl.columns]]
@@ -236,10 +225,10 @@ def plan_write_back(read: SheetRead, cons: Consolidation, *, summary: bool,
         p.bold_row(sid, 1, 1, None)
         p.bold_row(sid, where["indicators"], 5)
         p.bold_row(sid, where["units"], len(crow[where["units"] - 1]))
-        srow = status_rows(cons)
+        srow = status_tab_rows(cons)
         sid = p.output_tab(G.STATUS_TAB, srow, 2, frozen=3)
         p.bold_row(sid, 1, 1, None)
-        p.bold_row(sid, 3, len(STATUS_HEAD))
+        p.bold_row(sid, 3, len(STATUS_HEADER))
         for i, r in enumerate(srow[3:], start=4):
             p.colour(sid, i, 5, STATUS_COLOURS.get(str(r[4]), "FFFFFF"))
     frows = findings_rows(listed)

@@ -9,7 +9,7 @@ from openpyxl.styles import Alignment, Font
 from .. import layout as L
 from ..rollup import Consolidation
 from ..safeio import atomic_save_workbook
-from ..tables import status_frame, summary_frame
+from ..tables import STATUS_WIDTHS, sent_line, status_rows, summary_rows
 from .cells import findings_sheet, header_row, put
 from .template import _define, build_template
 
@@ -33,32 +33,29 @@ def _narrative_rows(cons: Consolidation) -> dict[str, list[tuple[str, ...]]]:
 
 def _summary_sheet(wb, cons: Consolidation) -> None:
     ws = wb.create_sheet(L.SUMMARY_SHEET)
-    df = summary_frame(cons)
     cat = cons.catalogue
-    header_row(ws, 1, ["Mã", "Đơn vị", "Tình trạng", *[i.label for i in cat.indicators]],
-               [12, 40, 16] + [14] * len(cat.indicators))
+    rows = summary_rows(cons, indent="")          # the indent is the cell's, so the name stays clean
+    depths = [r.depth for r in cons.units.values()]
+    header_row(ws, 1, rows[0], [12, 40, 16] + [14] * len(cat.indicators))
     for c, code in enumerate(cat.codes, start=4):
         put(ws, 2, c, code).font = Font(italic=True, size=8)
     ws.row_dimensions[1].height = 75
     ws.freeze_panes = "D3"
-    for i, row in enumerate(df.itertuples(index=False), start=3):
-        put(ws, i, 1, row.code)
-        put(ws, i, 2, row.name).alignment = Alignment(indent=int(row.depth))
-        put(ws, i, 3, row.status)
-        for c, code in enumerate(cat.codes, start=4):
-            v = getattr(row, code)
-            put(ws, i, c, None if v is None or v != v else v).number_format = "#,##0"
-    last = len(df) + 3
-    put(ws, last, 2, "TỔNG CỘNG").font = Font(bold=True)
-    for c, code in enumerate(cat.codes, start=4):
-        put(ws, last, c, cons.totals.get(code)).font = Font(bold=True)
-        ws.cell(last, c).number_format = "#,##0"
+    last = len(rows)
+    for i, row in enumerate(rows[2:], start=3):
+        for c, v in enumerate(row, start=1):
+            cell = put(ws, i, c, v)
+            if c >= 4:
+                cell.number_format = "#,##0"
+            if i == last:
+                cell.font = Font(bold=True)
+        if i < last:
+            ws.cell(i, 2).alignment = Alignment(indent=depths[i - 3])
 
 
 def _status_sheet(wb, cons: Consolidation) -> None:
     ws = wb.create_sheet(L.STATUS_SHEET)
-    put(ws, 1, 1, f"Đã gửi báo cáo: {len(cons.sent)}/{len(cons.expected)} đơn vị — "
-                  f"tổng hợp lúc {cons.as_of:%H:%M ngày %d/%m/%Y}").font = Font(bold=True)
+    put(ws, 1, 1, sent_line(cons)).font = Font(bold=True)
     put(ws, 2, 1, len(cons.sent))
     put(ws, 2, 2, len(cons.expected))
     put(ws, 2, 3, cons.as_of)
@@ -67,15 +64,15 @@ def _status_sheet(wb, cons: Consolidation) -> None:
     _define(wb, L.NAME_SENT, ws.title, "$A$2")
     _define(wb, L.NAME_EXPECTED, ws.title, "$B$2")
     _define(wb, L.NAME_AS_OF, ws.title, "$C$2")
-    header_row(ws, 3, ["STT", "Mã", "Đơn vị", "Cấp", "Tình trạng", "Tệp", "Thời gian nhận", "Hạn nộp",
-                       "Số lỗi", "Số cảnh báo", "Tệp bị bỏ qua"], [6, 12, 40, 16, 18, 40, 18, 12, 8, 10, 40])
-    for i, r in enumerate(status_frame(cons).itertuples(index=False), start=1):
-        vals = [i, r.code, r.name, r.level, r.status, r.file, r.received, r.deadline, r.errors, r.warnings, r.ignored]
-        for c, v in enumerate(vals, start=1):
-            put(ws, i + 3, c, None if v is None or v != v else v)
-        ws.cell(i + 3, 3).alignment = Alignment(indent=int(r.depth))
-        ws.cell(i + 3, 7).number_format = "dd/mm/yyyy hh:mm"
-        ws.cell(i + 3, 8).number_format = "dd/mm/yyyy"
+    rows = status_rows(cons, indent="")
+    depths = [r.depth for r in cons.units.values()]
+    header_row(ws, 3, rows[0], list(STATUS_WIDTHS))
+    for i, row in enumerate(rows[1:], start=4):
+        for c, v in enumerate(row, start=1):
+            put(ws, i, c, v)
+        ws.cell(i, 3).alignment = Alignment(indent=depths[i - 4])
+        ws.cell(i, 7).number_format = "dd/mm/yyyy hh:mm"
+        ws.cell(i, 8).number_format = "dd/mm/yyyy"
 
 
 def build_consolidated(cons: Consolidation):
