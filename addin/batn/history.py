@@ -7,7 +7,6 @@ Only periods of the same kind (year, H1, H2, phase) are compared.
 """
 from __future__ import annotations
 
-import re
 import statistics
 from dataclasses import dataclass
 from typing import Iterable, Mapping
@@ -37,27 +36,24 @@ class HistorySettings:
 
 
 def period_kind(pid: str) -> str:
-    """"year", "H1", "H2" or "phase": only periods of the same kind are compared."""
-    m = re.fullmatch(r"\d{4}-[Hh]([12])", pid)
-    if m:
-        return "H" + m.group(1)
-    if re.fullmatch(r"\d{4}-\d{4}", pid):
-        return "phase"
-    return "year" if re.fullmatch(r"\d{4}", pid) else ""
+    """"year", "H1", "H2" or "phase" (what batn.periods recognises); "" for an unknown id."""
+    try:
+        return parse_period(pid).kind
+    except ValueError:
+        return ""
 
 
 def _earlier_same_kind(current: Period, periods: Iterable[str]) -> list[Period]:
     """Earlier periods of the same kind as `current`, oldest first."""
-    kind = period_kind(current.id)
     out = []
     for pid in periods:
-        if pid == current.id or period_kind(pid) != kind:
+        if pid == current.id:
             continue
         try:
             p = parse_period(pid)
         except ValueError:
             continue
-        if p.end < current.end:
+        if p.kind == (current.kind or period_kind(current.id)) and p.end < current.end:
             out.append(p)
     return sorted(out, key=lambda p: p.end)
 

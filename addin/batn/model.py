@@ -184,6 +184,7 @@ class Period:
     start: date             # data window
     end: date
     deadlines: Mapping[str, date] = field(default_factory=dict)  # level label -> deadline; "" = default
+    kind: str = ""          # "year", "H1", "H2" or "phase": only periods of one kind are compared
 
     def deadline_for(self, level: str) -> date | None:
         return self.deadlines.get(level) or self.deadlines.get("")

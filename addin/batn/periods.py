@@ -88,7 +88,7 @@ def parse_period(pid: str, config: Mapping | None = None) -> Period:
                          f"{end:%d/%m/%Y}; xem lại mục [window] trong cấu hình")
     deadlines = {level: _deadline(spec, end, _where(kind, level))
                  for level, spec in cfg["deadlines"][kind].items()}
-    return Period(id=canon, label=label, start=start, end=end, deadlines=deadlines)
+    return Period(id=canon, label=label, start=start, end=end, deadlines=deadlines, kind=kind)
 
 
 def load_period_config(path: str | PathLike) -> dict:
