@@ -11,6 +11,10 @@ script so that peak memory figures do not mix:
 
   batn      batn.pipeline.consolidate_inbox: read every file by defined name,
             validate (structure, rules, period, catalogue, unit), roll the tree up;
+            readers on every core, as `batn consolidate` runs;
+  batn-1    the same on one process (workers=1): the per-core comparison;
+  batn-dask (--dask) the same with engine="dask" on a LocalCluster of --workers
+            processes: same totals expected, and the scheduler's cost on one machine;
   openpyxl  the baseline a user would write: load_workbook(data_only=True) per
             file, each indicator cell through wb.defined_names[code], summed;
   calamine  the floor: python-calamine reads the "Số liệu" sheet and picks the
@@ -18,8 +22,12 @@ script so that peak memory figures do not mix:
 
 Seconds exclude interpreter start-up and imports; peak MB is the process's
 ru_maxrss (so it includes the imports; "imports MB" is the peak just before the
-work starts). Nothing is asserted; the totals of the three approaches are
-checksummed and compared (they must match: the same files are read).
+work starts); "readers MB" is the largest reader process's peak (batn's pool).
+Nothing is asserted; the totals of all approaches are checksummed and compared
+(they must match: the same files are read).
+
+--strings shared rewrites every generated workbook the way Excel saves it (text
+in xl/sharedStrings.xml, cells t="s") instead of openpyxl's inline strings.
 """
 from __future__ import annotations
 
@@ -29,6 +37,7 @@ import json
 import os
 import platform
 import random
+import re
 import resource
 import shutil
 import subprocess
@@ -41,9 +50,12 @@ from pathlib import Path
 MANIFEST = "manifest.json"
 UNITS_CSV = "don_vi.csv"
 INBOX = "inbox"
-APPROACHES = ("batn", "openpyxl", "calamine")
+APPROACHES = ("batn", "batn-1", "openpyxl", "calamine")
+OPTIONAL = ("batn-dask",)          # run with --dask
 LABELS = {
-    "batn": "batn consolidate_inbox",
+    "batn-dask": "batn --engine dask (local cluster)",
+    "batn": "batn consolidate_inbox (all cores)",
+    "batn-1": "batn consolidate_inbox (1 process)",
     "openpyxl": "openpyxl load_workbook (baseline)",
     "calamine": "python-calamine cells (floor)",
 }
@@ -101,11 +113,51 @@ def build_units(n: int) -> list[tuple[str, str, str, str]]:
 _G: dict = {}
 
 
-def _init_worker(catalog: str, period: str) -> None:
+def _init_worker(catalog: str, period: str, strings: str = "inline") -> None:
     from batn.catalogue import load_catalogue
     from batn.pipeline import load_period
 
-    _G["cat"], _G["period"] = load_catalogue(catalog), load_period(period)
+    _G["cat"], _G["period"], _G["strings"] = load_catalogue(catalog), load_period(period), strings
+
+
+_INLINE = re.compile(rb'<c r="([A-Z]+\d+)"([^>]*?) t="inlineStr"(?:/>|>(?:<is>(.*?)</is>)?</c>)', re.S)
+SST_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+SST_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+
+
+def to_shared_strings(path: str) -> None:
+    """Store the workbook's text the way Excel saves it: one xl/sharedStrings.xml, cells t="s"."""
+    import zipfile
+
+    strings: dict[bytes, int] = {}
+
+    def swap(m: re.Match) -> bytes:
+        ref, attrs, body = m.group(1), m.group(2), m.group(3)
+        if not body:
+            return b'<c r="' + ref + b'"' + attrs + b"/>"
+        i = strings.setdefault(body, len(strings))
+        return b'<c r="' + ref + b'"' + attrs + b' t="s"><v>' + str(i).encode() + b"</v></c>"
+
+    with zipfile.ZipFile(path) as z:
+        parts = [(i, z.read(i.filename)) for i in z.infolist()]
+    out = []
+    for info, data in parts:
+        if info.filename.startswith("xl/worksheets/sheet"):
+            data = _INLINE.sub(swap, data)
+        out.append((info, data))
+    sst = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+           b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="%d" uniqueCount="%d">'
+           % (len(strings), len(strings)) + b"".join(b"<si>" + s + b"</si>" for s in strings) + b"</sst>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in out:
+            if info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="'
+                                    + SST_TYPE.encode() + b'"/></Types>')
+            elif info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdSst" Type="' + SST_REL.encode()
+                                    + b'" Target="sharedStrings.xml"/></Relationships>')
+            z.writestr(info, data)
+        z.writestr("xl/sharedStrings.xml", sst)
 
 
 def _write_one(task) -> str:
@@ -119,12 +171,15 @@ def _write_one(task) -> str:
     unit = Unit(code, name, parent or None, level=level)
     write_template(path, _G["cat"], unit, _G["period"], values=sample_values(_G["cat"], rng, size),
                    narratives=sample_narratives(rng, name), has_children=has_children)
+    if _G.get("strings") == "shared":
+        to_shared_strings(path)
     ts = mtime + rng.randint(0, 3000) * 60       # on time: before the deadline
     os.utime(path, (ts, ts))
     return path
 
 
-def generate(workdir: Path, n: int, catalog: str, period_id: str, seed: int, workers: int) -> dict:
+def generate(workdir: Path, n: int, catalog: str, period_id: str, seed: int, workers: int,
+             strings: str = "inline") -> dict:
     import multiprocessing as mp
 
     from batn.catalogue import load_catalogue
@@ -151,7 +206,7 @@ def generate(workdir: Path, n: int, catalog: str, period_id: str, seed: int, wor
     t0 = time.perf_counter()
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     done = 0
-    with ctx.Pool(max(1, workers), initializer=_init_worker, initargs=(catalog, period_id)) as pool:
+    with ctx.Pool(max(1, workers), initializer=_init_worker, initargs=(catalog, period_id, strings)) as pool:
         for _ in pool.imap_unordered(_write_one, tasks, chunksize=8):
             done += 1
             if done % 100 == 0 or done == len(tasks):
@@ -162,7 +217,7 @@ def generate(workdir: Path, n: int, catalog: str, period_id: str, seed: int, wor
     from batn import layout as L
 
     manifest = {
-        "units": n, "catalog": catalog, "period": period_id, "seed": seed,
+        "units": n, "catalog": catalog, "period": period_id, "seed": seed, "strings": strings,
         "tree": {"root": 1, "mid": sum(1 for u in units if u[3] == "Đoàn cơ sở"),
                  "leaves": sum(1 for u in units if u[3] == "Chi đoàn")},
         "files": sorted(Path(t[3]).name for t in tasks),
@@ -176,12 +231,13 @@ def generate(workdir: Path, n: int, catalog: str, period_id: str, seed: int, wor
     return manifest
 
 
-def reusable(workdir: Path, n: int, catalog: str, period: str, seed: int) -> dict | None:
+def reusable(workdir: Path, n: int, catalog: str, period: str, seed: int, strings: str = "inline") -> dict | None:
     try:
         m = json.loads((workdir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if (m.get("units"), m.get("catalog"), m.get("period"), m.get("seed")) != (n, catalog, period, seed):
+    if (m.get("units"), m.get("catalog"), m.get("period"), m.get("seed"), m.get("strings", "inline")) != \
+            (n, catalog, period, seed, strings):
         return None
     inbox = workdir / INBOX
     if sorted(p.name for p in inbox.glob("*.xlsx")) != m["files"] or not (workdir / UNITS_CSV).is_file():
@@ -212,7 +268,7 @@ def measure(which: str, workdir: Path, catalog: str, period_id: str) -> dict:
     m = json.loads((workdir / MANIFEST).read_text(encoding="utf-8"))
     inbox = workdir / INBOX
     extra: dict = {}
-    if which == "batn":
+    if which in ("batn", "batn-1", "batn-dask"):
         from batn.catalogue import load_catalogue
         from batn.model import Severity
         from batn.pipeline import consolidate_inbox, load_period
@@ -224,7 +280,9 @@ def measure(which: str, workdir: Path, catalog: str, period_id: str) -> dict:
         cat, period = load_catalogue(catalog), load_period(period_id)
         deadline = period.deadline_for("") or period.end
         as_of = datetime.combine(deadline + timedelta(days=5), dtime(8, 0))
-        cons = consolidate_inbox(inbox, tree, cat, period, as_of=as_of)
+        cons = consolidate_inbox(inbox, tree, cat, period, as_of=as_of,
+                                 workers=1 if which == "batn-1" else None,
+                                 engine="dask" if which == "batn-dask" else "local")
         seconds = time.perf_counter() - t0
         totals = dict(cons.totals)
         files = sum(1 for u in cons.units.values() if u.submission is not None) + \
@@ -271,6 +329,7 @@ def measure(which: str, workdir: Path, catalog: str, period_id: str) -> dict:
     digest, grand = checksum(totals)
     return {"approach": which, "files": files, "seconds": seconds, "files_per_s": files / seconds if seconds else 0,
             "peak_mb": peak_mb(), "vmhwm_mb": vmhwm_mb(), "imports_mb": imports, "checksum": digest,
+            "readers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             "grand_total": grand, **extra}
 
 
@@ -285,7 +344,7 @@ def run_step(step: str, args, workdir: Path) -> dict:
            "--catalog", args.catalog, "--period", args.period]
     if step == "generate":
         cmd += ["--generate-only", "--units", str(args.units), "--seed", str(args.seed),
-                "--workers", str(args.workers)]
+                "--workers", str(args.workers), "--strings", args.strings]
     else:
         cmd += ["--measure", step]
     res = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)   # progress goes to our stderr
@@ -308,9 +367,11 @@ def versions() -> dict:
     return out
 
 
-def print_table(manifest: dict, results: dict[str, dict], gen: dict, workdir: Path, env: dict) -> None:
+def print_table(manifest: dict, results: dict[str, dict], gen: dict, workdir: Path, env: dict,
+                approaches=APPROACHES) -> None:
     t = manifest["tree"]
-    print(f"batn consolidation benchmark: {manifest['generate']['files']} workbooks "
+    print(f"batn consolidation benchmark: {manifest['generate']['files']} workbooks, "
+          f"{manifest.get('strings', 'inline')} strings "
           f"(catalogue {manifest['catalog']}, period {manifest['period']}); tree 1 root + {t['mid']} mid-level "
           f"+ {t['leaves']} leaves; workdir {workdir}")
     print(f"Python {env['python']} on {env['cpus']} CPUs ({env['machine']}); batn {env['batn']}, "
@@ -323,14 +384,15 @@ def print_table(manifest: dict, results: dict[str, dict], gen: dict, workdir: Pa
               f"{gen['files'] / gen['seconds']:.1f} templates/s ({gen['workers']} processes)")
     print()
     head = (f"{'approach':<36} {'files':>6} {'seconds':>8} {'files/s':>9} {'peak MB':>8} {'imports MB':>11} "
-            f"{'VmHWM MB':>9}  checksum")
+            f"{'VmHWM MB':>9} {'readers MB':>10}  checksum")
     print(head)
     print("-" * len(head))
-    for a in APPROACHES:
+    for a in approaches:
         r = results[a]
         print(f"{LABELS[a]:<36} {r['files']:>6} {r['seconds']:>8.2f} {r['files_per_s']:>9.1f} "
-              f"{r['peak_mb']:>8.1f} {r['imports_mb']:>11.1f} {r.get('vmhwm_mb') or 0:>9.1f}  {r['checksum']}")
-    b, o, c = results["batn"], results["openpyxl"], results["calamine"]
+              f"{r['peak_mb']:>8.1f} {r['imports_mb']:>11.1f} {r.get('vmhwm_mb') or 0:>9.1f} "
+              f"{r.get('readers_mb') or 0:>10.1f}  {r['checksum']}")
+    b, b1, o, c = results["batn"], results["batn-1"], results["openpyxl"], results["calamine"]
     print(f"(peak MB = ru_maxrss of a fresh subprocess per approach; it cannot read below this launcher's "
           f"{env['launcher_mb']:.1f} MB, which Linux carries across execve. VmHWM = /proc peak of the child alone.)")
     print()
@@ -338,9 +400,11 @@ def print_table(manifest: dict, results: dict[str, dict], gen: dict, workdir: Pa
           f"{b['peak_mb'] / o['peak_mb']:.2f}x peak memory")
     print(f"batn / calamine: {b['files_per_s'] / c['files_per_s']:.2f}x files/s, "
           f"{b['peak_mb'] / c['peak_mb']:.2f}x peak memory")
+    print(f"batn on 1 process / openpyxl: {b1['files_per_s'] / o['files_per_s']:.2f}x files/s; "
+          f"/ calamine: {b1['files_per_s'] / c['files_per_s']:.2f}x files/s (both baselines run on 1 process)")
     print(f"batn findings on these files: {b.get('errors', '?')} lỗi, {b.get('warnings', '?')} cảnh báo")
     match = len({r["checksum"] for r in results.values()}) == 1
-    sums = ", ".join(f"{a} {results[a]['checksum']}" for a in APPROACHES)
+    sums = ", ".join(f"{a} {results[a]['checksum']}" for a in approaches)
     print(f"totals checksum: {'MATCH' if match else 'MISMATCH'} ({sums}; grand total {b['grand_total']:,})")
 
 
@@ -354,9 +418,13 @@ def main(argv=None) -> None:
     ap.add_argument("--period", default="2024")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--workers", type=int, default=2, help="processes generating workbooks (default 2)")
+    ap.add_argument("--strings", choices=("inline", "shared"), default="inline",
+                    help="how the workbooks store text: openpyxl's inline strings, or shared strings as Excel "
+                         "saves them (default inline)")
     ap.add_argument("--repeat", type=int, default=1, help="runs per approach; best time, highest peak (default 1)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
-    ap.add_argument("--measure", choices=APPROACHES, help=argparse.SUPPRESS)   # internal: one measurement
+    ap.add_argument("--dask", action="store_true", help="also run batn on a local Dask cluster (--engine dask)")
+    ap.add_argument("--measure", choices=APPROACHES + OPTIONAL, help=argparse.SUPPRESS)   # internal: one measurement
     ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)  # internal
     args = ap.parse_args(argv)
 
@@ -364,7 +432,7 @@ def main(argv=None) -> None:
         print(json.dumps(measure(args.measure, args.workdir, args.catalog, args.period)))
         return
     if args.generate_only:
-        m = generate(args.workdir, args.units, args.catalog, args.period, args.seed, args.workers)
+        m = generate(args.workdir, args.units, args.catalog, args.period, args.seed, args.workers, args.strings)
         print(json.dumps(m["generate"]))
         return
 
@@ -372,7 +440,8 @@ def main(argv=None) -> None:
     temp = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="batn-bench-")) if temp else args.workdir.resolve()
     try:
-        manifest = reusable(workdir, args.units, args.catalog, args.period, args.seed) if args.reuse else None
+        manifest = reusable(workdir, args.units, args.catalog, args.period, args.seed, args.strings) \
+            if args.reuse else None
         if manifest:
             gen = {**manifest["generate"], "reused": True}
             print(f"reusing {len(manifest['files'])} workbooks in {workdir}", file=sys.stderr)
@@ -383,17 +452,19 @@ def main(argv=None) -> None:
             manifest = json.loads((workdir / MANIFEST).read_text(encoding="utf-8"))
             gen = {**manifest["generate"], "reused": False}
         results: dict[str, dict] = {}
-        for a in APPROACHES:
+        approaches = APPROACHES + (OPTIONAL if args.dask else ())
+        for a in approaches:
             runs = []
             for i in range(max(1, args.repeat)):
                 print(f"measuring {a} ({i + 1}/{max(1, args.repeat)}) ...", file=sys.stderr)
                 runs.append(run_step(a, args, workdir))
             best = min(runs, key=lambda r: r["seconds"])
             results[a] = {**best, "peak_mb": max(r["peak_mb"] for r in runs),
+                          "readers_mb": max(r.get("readers_mb") or 0 for r in runs),
                           "vmhwm_mb": max((r.get("vmhwm_mb") or 0) for r in runs) or None}
         env = {**versions(), "launcher_mb": launcher_mb}
         if args.json:
-            b, o, c = results["batn"], results["openpyxl"], results["calamine"]
+            b, b1, o, c = results["batn"], results["batn-1"], results["openpyxl"], results["calamine"]
             print(json.dumps({
                 "units": args.units, "catalog": args.catalog, "period": args.period,
                 "tree": manifest["tree"], "workdir": str(workdir), "environment": env,
@@ -401,12 +472,14 @@ def main(argv=None) -> None:
                 "results": results,
                 "ratios": {"batn_over_openpyxl_files_per_s": b["files_per_s"] / o["files_per_s"],
                            "batn_over_calamine_files_per_s": b["files_per_s"] / c["files_per_s"],
+                           "batn1_over_openpyxl_files_per_s": b1["files_per_s"] / o["files_per_s"],
+                           "batn1_over_calamine_files_per_s": b1["files_per_s"] / c["files_per_s"],
                            "batn_over_openpyxl_peak_mb": b["peak_mb"] / o["peak_mb"],
                            "batn_over_calamine_peak_mb": b["peak_mb"] / c["peak_mb"]},
                 "checksums_match": len({r["checksum"] for r in results.values()}) == 1,
             }, ensure_ascii=False, indent=2))
         else:
-            print_table(manifest, results, gen, workdir, env)
+            print_table(manifest, results, gen, workdir, env, approaches)
     finally:
         if temp:
             shutil.rmtree(workdir, ignore_errors=True)
