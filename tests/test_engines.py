@@ -50,3 +50,23 @@ def test_dask_local_cluster_equals_local(inbox):
     dask = consolidate_inbox(d, tree, cat, period, engine="dask", workers=2)
     assert _summary(local) == _summary(dask)
     assert repr(local.totals) == repr(dask.totals)      # byte for byte in the consolidated values
+
+
+def test_reading_from_bytes_needs_no_file(inbox):
+    """What a Dask worker on another machine does: the same Submission from the bytes alone,
+    the path naming a file that does not exist there."""
+    from batn.pipeline import expectation_for, read_checked
+
+    tree, cat, period, d = inbox
+    expect = expectation_for(tree, cat, period)
+    files = sorted(d.iterdir())
+    assert any(f.name == "hong.xlsx" for f in files)
+    for f in files[:12] + [d / "hong.xlsx"]:
+        here = read_checked(f, cat, expect)
+        away = read_checked(f"/khong-co/{f.name}", cat, expect, data=f.read_bytes(), received=f.stat().st_mtime)
+        assert away.source == f"/khong-co/{f.name}"
+        assert (away.values, away.unit, away.sha256, away.received, away.is_total) == \
+            (here.values, here.unit, here.sha256, here.received, here.is_total)
+        assert [(x.kind, x.cell, x.message.replace(str(f), "F").replace(f"/khong-co/{f.name}", "F"))
+                for x in away.findings] == \
+            [(x.kind, x.cell, x.message.replace(str(f), "F")) for x in here.findings]

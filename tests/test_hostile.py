@@ -551,3 +551,20 @@ def test_fast_reader_agrees_with_calamine(world, name):
     if pkg.kind != "xlsx":
         pytest.skip(reason=f".{pkg.kind}: read by position with calamine")
     compare_with_calamine(c.path)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_read_from_bytes_like_from_path(world, name):
+    """A Dask worker on another machine gets a file's bytes, not its path: every hostile file must
+    read the same way from bytes alone (the path given names no file)."""
+    from batn.xlsx.reader import read_submission
+
+    c = _case(world, name)
+    if c.heavy or c.path.is_dir() or not c.path.is_file():
+        pytest.skip(reason="heavy file (read in a child process by test_bounded) or not a file")
+    here = read_submission(c.path, world["cat"])
+    away = read_submission(f"/khong-co/{c.path.name}", world["cat"], data=c.path.read_bytes(),
+                           received=c.path.stat().st_mtime)
+    strip = lambda sub, p: [(f.kind, f.severity, f.cell, f.message.replace(p, "F")) for f in sub.findings]  # noqa: E731
+    assert strip(away, f"/khong-co/{c.path.name}") == strip(here, str(c.path))
+    assert (away.values, away.unit, away.narratives, away.sha256) == (here.values, here.unit, here.narratives, here.sha256)

@@ -53,6 +53,21 @@ def read_many(files: Sequence[Path], catalogue: Catalogue, expect: Expectation, 
     return out
 
 
+def _file_payload(path: Path) -> tuple[bytes | None, float | None]:
+    """The bytes a remote worker reads instead of the path (its machine may not see the inbox).
+    A file too large or unreadable here is sent as None: the worker then reads the path, and
+    reports exactly what a local read would (too large, missing...)."""
+    from .xlsx.package import MAX_FILE_BYTES
+
+    try:
+        st = path.stat()
+        if st.st_size > MAX_FILE_BYTES:
+            return None, None
+        return path.read_bytes(), st.st_mtime
+    except OSError:
+        return None, None
+
+
 def _read_dask(files, catalogue, expect, scheduler, workers, progress) -> list[Submission]:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
@@ -70,12 +85,32 @@ def _read_dask(files, catalogue, expect, scheduler, workers, progress) -> list[S
     try:
         cat_f = client.scatter(catalogue, broadcast=True)
         exp_f = client.scatter(expect, broadcast=True)
-        futures = [client.submit(read_checked, str(f), cat_f, exp_f, pure=False) for f in files]
-        index = {f.key: i for i, f in enumerate(futures)}
+        # A bounded window of files in flight: the client holds the bytes of a few hundred files
+        # at most, however large the inbox (memory stays flat, as with the local pool).
+        window = max(64, 32 * len(client.scheduler_info().get("workers", {}) or [1]))
         out: list[Submission | None] = [None] * len(files)
-        for done, fut in enumerate(as_completed(futures), start=1):
-            out[index[fut.key]] = fut.result()
+        index: dict[str, int] = {}
+        pending = iter(enumerate(files))
+
+        def submit_next():
+            for i, f in pending:
+                data, received = _file_payload(Path(f))
+                fut = client.submit(read_checked, str(f), cat_f, exp_f, data, received, pure=False)
+                index[fut.key] = i
+                return fut
+            return None
+
+        first = [fut for fut in (submit_next() for _ in range(min(window, len(files)))) if fut is not None]
+        done = 0
+        ac = as_completed(first)
+        for fut in ac:
+            out[index.pop(fut.key)] = fut.result()
+            fut.release()
+            done += 1
             progress(done, len(files))
+            nxt = submit_next()
+            if nxt is not None:
+                ac.add(nxt)
         return out  # type: ignore[return-value]
     finally:
         client.close()

@@ -122,9 +122,11 @@ def annotate_file(check: FileCheck, dst: str | Path | None = None) -> Path | Non
         return None
 
 
-def read_checked(path: str | Path, catalogue: Catalogue, expect: Expectation) -> Submission:
-    """Read and check one file, then drop what the roll-up no longer needs (memory stays flat)."""
-    sub = read_submission(path, catalogue)
+def read_checked(path: str | Path, catalogue: Catalogue, expect: Expectation, data: bytes | None = None,
+                 received: float | None = None) -> Submission:
+    """Read and check one file, then drop what the roll-up no longer needs (memory stays flat).
+    With `data` and `received` the file is not opened: a worker on another machine gets its bytes."""
+    sub = read_submission(path, catalogue, data=data, received=received)
     sub.findings = check_submission(sub, catalogue, expect)
     sub.labels = {}
     sub.sheets = []

@@ -310,14 +310,14 @@ _SHARED_MASTER = re.compile(rb'<f t="shared"[^>]*?si="(\d+)"[^>]*?(?<!/)>(.*?)</
 _SI = re.compile(rb'si="(\d+)"')
 
 
-def cell_facts(path: Path, pkg: Package, sheet: str, cells: set[str]) -> dict[str, CellFacts]:
+def cell_facts(path: Path, pkg: Package, sheet: str, cells: set[str], data: bytes | None = None) -> dict[str, CellFacts]:
     """Formulas and error values in the given cells of one sheet (calamine shows neither)."""
     part = pkg.parts.get(sheet)
     if not part or not cells:
         return {}
     xml = pkg.xml.get(sheet)
     if xml is None:
-        with zipfile.ZipFile(path) as z:
+        with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as z:
             try:
                 xml = z.read(part)
             except KeyError:

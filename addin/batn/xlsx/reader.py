@@ -7,6 +7,7 @@ formulas or macros. Nothing here raises for a bad file: problems become findings
 from __future__ import annotations
 
 import hashlib
+import io
 from functools import cached_property, lru_cache
 import os
 import re
@@ -209,7 +210,8 @@ class XmlGrid(Grid):
             return None
         if self.wb is None:
             try:
-                self.wb = CalamineWorkbook.from_path(str(self.path))
+                self.wb = (CalamineWorkbook.from_filelike(io.BytesIO(self.data)) if self.data is not None
+                           else CalamineWorkbook.from_path(str(self.path)))
             except Exception as e:
                 self.errors[name] = calamine_reason(e)
                 return None
@@ -220,7 +222,7 @@ class XmlGrid(Grid):
         if self.sheet(sheet) is not None and sheet in self.facts:
             facts = self.facts[sheet]
             return {a1: facts[a1] for a1 in cells if a1 in facts}
-        return cell_facts(self.path, self.pkg, sheet, cells)
+        return cell_facts(self.path, self.pkg, sheet, cells, self.data)
 
 
 @lru_cache(maxsize=32)
@@ -239,21 +241,30 @@ def _reach(names: tuple[tuple[str, str], ...]) -> tuple[dict[str, int], dict[str
     return rows, cols
 
 
-def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Submission:
-    """Read one workbook. `catalogue` is the expected one; otherwise the file's BATN_CATALOG is used."""
+def read_submission(path: str | Path, catalogue: Catalogue | None = None, *, data: bytes | None = None,
+                    received: float | None = None) -> Submission:
+    """Read one workbook. `catalogue` is the expected one; otherwise the file's BATN_CATALOG is used.
+
+    With `data` (the file's bytes) and `received` (its time of receipt), nothing is read from disk:
+    `path` only names the file in findings. A Dask worker on another machine reads this way."""
     path = Path(path)
     name = str(path)
     sub = Submission(unit="", period="", catalogue="", values={}, narratives={}, source=name)
     try:
-        st = path.stat()
-        sub.received = st.st_mtime
-        if st.st_size > MAX_FILE_BYTES:
-            raise Unreadable(f"tệp quá lớn ({st.st_size:,} byte, giới hạn {MAX_FILE_BYTES:,})".replace(",", "."))
-        data = path.read_bytes()        # read once: hashed here, unzipped from memory
+        if data is None:
+            st = path.stat()
+            sub.received = st.st_mtime
+            if st.st_size > MAX_FILE_BYTES:
+                raise Unreadable(_too_large(st.st_size))
+            data = path.read_bytes()        # read once: hashed here, unzipped from memory
+        else:
+            sub.received = received or 0.0
+            if len(data) > MAX_FILE_BYTES:
+                raise Unreadable(_too_large(len(data)))
         sub.sha256 = hashlib.sha256(data).hexdigest()
         pkg = open_package(path, data)
         if pkg.kind != "xlsx":
-            return _read_by_position(sub, pkg, CalamineWorkbook.from_path(str(path)), catalogue)
+            return _read_by_position(sub, pkg, CalamineWorkbook.from_filelike(io.BytesIO(data)), catalogue)
         sub.sheets = pkg.sheets
         grid = XmlGrid(path, pkg, data)
     except Unreadable as e:
@@ -271,6 +282,10 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None) -> Sub
               extra_checks=lambda cat: (_note_package(sub, pkg),
                                         _check_input_cells(sub, path, pkg, grid, pkg.names, cat)))
     return sub
+
+
+def _too_large(size: int) -> str:
+    return f"tệp quá lớn ({size:,} byte, giới hạn {MAX_FILE_BYTES:,})".replace(",", ".")
 
 
 def read_grid(sub: Submission, grid: "Grid", names: dict[str, str], catalogue: Catalogue | None,
