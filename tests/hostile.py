@@ -1300,7 +1300,7 @@ def _main(argv: list[str]) -> int:
         tree = load_units(argv[2]) if len(argv) > 2 else None
         t0 = time.monotonic()
         (fc,) = validate_files([argv[1]], Expectation(period="2024", catalogue=cat.id, units=tree), catalogue=cat)
-        print(json.dumps({"seconds": time.monotonic() - t0, "values": fc.submission.values,
+        print(json.dumps({"seconds": time.monotonic() - t0, "values": dict(fc.submission.values),
                           "unit": fc.submission.unit, "period": fc.submission.period,
                           "findings": [f.as_dict() for f in fc.findings]}, ensure_ascii=False, default=_json_default))
         return 0
@@ -1309,7 +1309,7 @@ def _main(argv: list[str]) -> int:
         from batn.units import load_units
 
         cons = consolidate_inbox(argv[1], load_units(argv[2]), cat, load_period("2024"))
-        print(json.dumps({"units": {c: r.totals for c, r in cons.units.items()},
+        print(json.dumps({"units": {c: dict(r.totals) for c, r in cons.units.items()},
                           "findings": [f.as_dict() for f in cons.findings]}, ensure_ascii=False, default=_json_default))
         return 0
     print(__doc__, file=sys.stderr)

@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 
 from .checks import Expectation
 from .model import Catalogue, Submission
+from .rollup import keep_for_rollup
 
 PARALLEL_FROM = 64      # below this many files, starting processes costs more than it saves
 _worker_ctx: tuple[Catalogue, Expectation] | None = None
@@ -43,12 +44,12 @@ def read_many(files: Sequence[Path], catalogue: Catalogue, expect: Expectation, 
     out: list[Submission] = []
     if workers <= 1 or n < PARALLEL_FROM:
         for i, f in enumerate(files, start=1):
-            out.append(read_checked(f, catalogue, expect))
+            out.append(keep_for_rollup(read_checked(f, catalogue, expect), catalogue))
             progress(i, n)
         return out
     with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(catalogue, expect)) as ex:
         for i, sub in enumerate(ex.map(_read_one, files, chunksize=16), start=1):
-            out.append(sub)
+            out.append(keep_for_rollup(sub, catalogue))
             progress(i, n)
     return out
 
@@ -104,7 +105,7 @@ def _read_dask(files, catalogue, expect, scheduler, workers, progress) -> list[S
         done = 0
         ac = as_completed(first)
         for fut in ac:
-            out[index.pop(fut.key)] = fut.result()
+            out[index.pop(fut.key)] = keep_for_rollup(fut.result(), catalogue)
             fut.release()
             done += 1
             progress(done, len(files))

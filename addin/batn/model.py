@@ -6,10 +6,13 @@ an Excel button, a Google Sheet or a scheduled script.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from array import array
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import Enum
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 
 class Severity(str, Enum):
@@ -96,6 +99,12 @@ class Catalogue:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_code", {i.code: i for i in self.indicators})
+        object.__setattr__(self, "_index", {i.code: n for n, i in enumerate(self.indicators)})
+
+    @property
+    def code_index(self) -> Mapping[str, int]:
+        """Code -> position in `codes`: the layout of every `Figures` of this catalogue."""
+        return self._index  # type: ignore[attr-defined]
 
     def __getitem__(self, code: str) -> Indicator:
         return self._by_code[code]  # type: ignore[attr-defined]
@@ -117,7 +126,7 @@ class Catalogue:
         raise KeyError(key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)    # slots: a national tree holds tens of thousands of these
 class Unit:
     code: str
     name: str
@@ -173,7 +182,7 @@ class UnitTree:
         keep = self.walk(code)
         units = [self.units[c] for c in keep]
         top = units[0]
-        units[0] = Unit(**{**top.__dict__, "parent": None})
+        units[0] = replace(top, parent=None)
         return UnitTree(units)
 
 
@@ -190,7 +199,7 @@ class Period:
         return self.deadlines.get(level) or self.deadlines.get("")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One problem found, located as precisely as we can: plain data (frictionless-style)."""
 
@@ -214,7 +223,63 @@ class Finding:
         }
 
 
-@dataclass
+class Figures(MappingABC):
+    """Indicator code -> figure (None = blank), read-only, stored as one array of doubles laid out
+    by the catalogue's `code_index` (NaN = blank).
+
+    A consolidation keeps every unit's figures and totals until its tables are written; as dicts
+    of boxed numbers that is about 5 KB a unit, as Figures 0.5 KB, so a 10,000-unit run stays
+    near the size of a 1,000-unit one. Whole numbers come back as int (figures are counts).
+    Build with `Figures.pack`, which keeps a plain dict when a value cannot round-trip exactly."""
+
+    __slots__ = ("_index", "_data")
+
+    def __init__(self, index: Mapping[str, int], data: array):
+        self._index, self._data = index, data
+
+    @classmethod
+    def pack(cls, index: Mapping[str, int], values: Mapping[str, float | int | None]) -> Mapping[str, float | int | None]:
+        data = array("d", [math.nan]) * len(index)
+        for code, v in values.items():
+            i = index.get(code)
+            if i is None or isinstance(v, bool) or not (v is None or isinstance(v, (int, float))):
+                return dict(values)              # not a figure of this catalogue: keep it as it is
+            if v is None:
+                continue
+            if (isinstance(v, int) and abs(v) > 2 ** 53) or (isinstance(v, float) and not math.isfinite(v)):
+                return dict(values)
+            data[i] = v
+        if len(values) != len(index):
+            return dict(values)                  # a missing code must stay missing, not become None
+        return cls(index, data)
+
+    def __getitem__(self, code: str) -> float | int | None:
+        v = self._data[self._index[code]]
+        if v != v:
+            return None
+        return int(v) if v.is_integer() else v
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def __reduce__(self):
+        # The index object itself, not a copy: pickling a batch of results (a process pool's
+        # chunk) then stores the layout once, and the receiver re-points it at its catalogue's.
+        return (Figures, (self._index, self._data))
+
+    def with_index(self, index: Mapping[str, int]) -> "Figures":
+        """The same figures over `index` (an equal layout held elsewhere), so that thousands of
+        them share one index."""
+        return self if self._index is index else Figures(index, self._data)
+
+
+@dataclass(slots=True)    # a consolidation keeps one per unit: no per-object __dict__
 class Submission:
     """What one unit sent for one period, whatever the door it came through."""
 

@@ -7,13 +7,15 @@ difference is a cảnh báo naming both figures, and the unit's own total counts
 """
 from __future__ import annotations
 
+import sys
+from types import MappingProxyType
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from .checks import Expectation, check_submission
 from .findings import finding
-from .model import Catalogue, Finding, Period, Severity, Submission, UnitTree
+from .model import Catalogue, Figures, Finding, Period, Severity, Submission, UnitTree
 
 SENT = "đã nộp"
 MISSING = "chưa nộp"
@@ -23,7 +25,7 @@ COVERED = "có trong số tổng hợp của cấp trên"
 ROOT = "đơn vị tổng hợp"
 
 
-@dataclass
+@dataclass(slots=True)
 class UnitResult:
     code: str
     name: str
@@ -32,7 +34,7 @@ class UnitResult:
     status: str
     submission: Submission | None = None
     ignored: list[Submission] = field(default_factory=list)   # older duplicate files
-    totals: dict[str, float | int | None] = field(default_factory=dict)
+    totals: Mapping[str, float | int | None] = field(default_factory=dict)   # a Figures once rolled up
     errors: int = 0
     warnings: int = 0
     deadline: date | None = None
@@ -54,7 +56,8 @@ class Consolidation:
 
     @property
     def totals(self) -> dict[str, float | int | None]:
-        return self.root.totals
+        """The root's totals as a plain dict (JSON-ready)."""
+        return dict(self.root.totals)
 
     @property
     def expected(self) -> list[UnitResult]:
@@ -64,6 +67,34 @@ class Consolidation:
     @property
     def sent(self) -> list[UnitResult]:
         return [u for u in self.expected if u.status != MISSING]
+
+
+def keep_for_rollup(sub: Submission, catalogue: Catalogue) -> Submission:
+    """A read and checked submission as the roll-up keeps it until the tables are written: its
+    figures packed (`Figures`), its repeated strings shared. A 10,000-unit consolidation then
+    holds about a tenth of what the submissions weighed as read."""
+    index = catalogue.code_index
+    if isinstance(sub.values, Figures) and sub.values.keys() == index.keys():
+        sub.values = sub.values.with_index(index)
+    else:
+        sub.values = Figures.pack(index, sub.values)
+    sub.unit, sub.period, sub.catalogue = sys.intern(sub.unit), sys.intern(sub.period), sys.intern(sub.catalogue)
+    # What reading left empty is shared and read-only from here on (nothing writes a submission
+    # once it is read and checked; a write would fail loudly rather than change every unit).
+    if not sub.cells:
+        sub.cells = _EMPTY            # type: ignore[assignment]
+    if not sub.labels:
+        sub.labels = _EMPTY           # type: ignore[assignment]
+    if not sub.meta_cells:
+        sub.meta_cells = _EMPTY       # type: ignore[assignment]
+    if not sub.narratives:
+        sub.narratives = _EMPTY       # type: ignore[assignment]
+    if not sub.sheets:
+        sub.sheets = ()               # type: ignore[assignment]
+    return sub
+
+
+_EMPTY: Mapping = MappingProxyType({})
 
 
 def _add(a: float | int | None, b: float | int | None) -> float | int | None:
@@ -141,6 +172,7 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
         return any(units[c].submission for c in sub_tree.walk(code) if c != code)
 
     # Bottom-up: children before parents.
+    index, codes = catalogue.code_index, catalogue.codes
     for code in reversed(sub_tree.walk()):
         r = units[code]
         kids = sub_tree.children[code]
@@ -150,7 +182,7 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
                 children_sum[c] = _add(children_sum[c], units[k].totals.get(c))
         sub = r.submission
         if sub is not None and sub.is_total and kids:
-            r.totals = _usable(sub, catalogue)
+            r.totals = Figures.pack(index, _usable(sub, catalogue))
             if has_files_below(code):
                 for c in catalogue.codes:
                     sent, computed = r.totals.get(c), children_sum.get(c)
@@ -164,7 +196,10 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
                     units[c].status = COVERED
         else:
             own = _usable(sub, catalogue) if sub is not None else {}
-            r.totals = {c: _add(own.get(c), children_sum.get(c)) for c in catalogue.codes}
+            if not kids and sub is not None and isinstance(sub.values, Figures) and own == sub.values:
+                r.totals = sub.values      # a unit without children: its totals are its figures (shared)
+            else:
+                r.totals = Figures.pack(index, {c: _add(own.get(c), children_sum.get(c)) for c in codes})
 
     as_of = as_of or datetime.now()
     for code, r in units.items():

@@ -1,0 +1,52 @@
+"""Figures: the packed indicator -> figure mapping a consolidation keeps for every unit."""
+from __future__ import annotations
+
+import json
+import pickle
+
+from batn.model import Figures
+from batn.rollup import keep_for_rollup
+
+INDEX = {"A": 0, "B": 1, "C": 2}
+
+
+def test_reads_back_what_was_packed():
+    f = Figures.pack(INDEX, {"A": 8964, "B": None, "C": 2.5})
+    assert isinstance(f, Figures)
+    assert f == {"A": 8964, "B": None, "C": 2.5} and dict(f) == {"A": 8964, "B": None, "C": 2.5}
+    assert type(f["A"]) is int and type(f["C"]) is float and f["B"] is None
+    assert f.get("X") is None and "A" in f and "X" not in f and list(f) == ["A", "B", "C"]
+    assert json.dumps(dict(f)) == '{"A": 8964, "B": null, "C": 2.5}'
+
+
+def test_keeps_a_dict_when_packing_would_change_something():
+    for values in ({"A": 1, "B": 2},                          # a code missing: must stay missing
+                   {"A": 1, "B": 2, "C": 3, "D": 4},          # a code of another catalogue
+                   {"A": 2 ** 60, "B": 0, "C": 0},            # not exact as a double
+                   {"A": True, "B": 0, "C": 0},
+                   {"A": "8.964", "B": 0, "C": 0}):
+        packed = Figures.pack(INDEX, values)
+        assert type(packed) is dict and packed == values
+
+
+def test_a_pickled_batch_shares_one_layout():
+    batch = [Figures.pack(INDEX, {"A": i, "B": i + 1, "C": None}) for i in range(50)]
+    back = pickle.loads(pickle.dumps(batch))
+    assert back == batch
+    assert len({id(f._index) for f in back}) == 1          # the layout travelled once
+    one = Figures.pack(INDEX, {"A": 1, "B": 1, "C": 1})
+    assert len(pickle.dumps(batch)) < 50 * len(pickle.dumps(one)) / 3
+
+
+def test_keep_for_rollup_shares_the_catalogue_layout(cat2024):
+    from batn.model import Submission
+
+    values = {c: n for n, c in enumerate(cat2024.codes)}
+    subs = [Submission("U1", "2024", "3tn-2024", dict(values), {}, source=f"/x/{i}.xlsx") for i in range(3)]
+    sent = pickle.loads(pickle.dumps([Figures.pack(cat2024.code_index, s.values) for s in subs]))
+    for s, v in zip(subs, sent):
+        s.values = v
+    kept = [keep_for_rollup(s, cat2024) for s in subs]
+    assert all(k.values._index is cat2024.code_index for k in kept)
+    assert all(dict(k.values) == values for k in kept)
+    assert kept[0].unit is kept[1].unit                        # interned
