@@ -76,6 +76,7 @@ def make_filled(n: int, workdir: Path) -> tuple[Path, Path]:
     inbox = workdir / f"inbox_{n}"
     units = _write_units(workdir / f"units_{n}.csv", n + 1)
     if inbox.is_dir() and len(list(inbox.iterdir())) == n:
+        _on_time(inbox)
         return units, inbox
     inbox.mkdir(parents=True, exist_ok=True)
     tree, cat, period = load_tree(units), load_catalogue("3tn-2024"), load_period("2025")
@@ -96,7 +97,35 @@ def make_filled(n: int, workdir: Path) -> tuple[Path, Path]:
                                       rb'<c r="D%d" s="\1" t="n"><v>%d</v></c>' % (rows[c], v), body, count=1)
                 dst.writestr(info, body)
         (inbox / f"{code}.xlsx").write_bytes(buf.getvalue())
+    _on_time(inbox)
     return units, inbox
+
+
+def _on_time(inbox: Path) -> None:
+    """Received three days before the deadline, as most files are: a run where every unit is
+    late would measure 10,000 "nộp muộn" findings rather than the consolidation."""
+    from datetime import datetime, time as dtime, timedelta
+
+    from batn.pipeline import load_period
+
+    period = load_period("2025")
+    deadline = period.deadline_for("") or period.end
+    ts = datetime.combine(deadline - timedelta(days=3), dtime(9, 30)).timestamp()
+    for f in inbox.iterdir():
+        os.utime(f, (ts, ts))
+
+
+def _proc_status_mb(field: str) -> float | None:
+    """VmHWM (peak) or VmRSS (now) of this process from /proc: unlike ru_maxrss, which Linux
+    carries across execve from the launcher, VmHWM starts afresh in a new program."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def _measure_memory(units: str, inbox: str) -> dict:
@@ -105,12 +134,12 @@ def _measure_memory(units: str, inbox: str) -> dict:
     from batn.pipeline import consolidate_inbox, load_period, load_tree
 
     tree, cat, period = load_tree(units), load_catalogue("3tn-2024"), load_period("2025")
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base = _proc_status_mb("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = time.perf_counter()
     cons = consolidate_inbox(inbox, tree, cat, period)
     secs = time.perf_counter() - t
     return {"seconds": secs, "files_per_s": (len(tree) - 1) / secs, "imports_mb": base,
-            "parent_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "parent_peak_mb": _proc_status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "reader_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             "sent": len(cons.sent)}
 
@@ -190,7 +219,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--templates", type=int, default=3400)
     ap.add_argument("--memory", type=int, nargs="*", default=[1000, 10000])
-    ap.add_argument("--report", action="store_true", default=True)
+    ap.add_argument("--report", action=argparse.BooleanOptionalAction, default=True,
+                    help="time the report from a 1,000-unit consolidation (default on)")
     ap.add_argument("--google", type=int, default=0, help="units in the shared spreadsheet (0: skip)")
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--json", action="store_true")
