@@ -70,3 +70,68 @@ def test_reading_from_bytes_needs_no_file(inbox):
         assert [(x.kind, x.cell, x.message.replace(str(f), "F").replace(f"/khong-co/{f.name}", "F"))
                 for x in away.findings] == \
             [(x.kind, x.cell, x.message.replace(str(f), "F")) for x in here.findings]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_batn_consolidate_on_a_dask_scheduler_and_workers(inbox, tmp_path):
+    """The command an office runs against a real cluster: `dask scheduler` and `dask worker` as
+    their own processes on loopback, then `batn consolidate --engine dask --scheduler ADDRESS`.
+    The workers start in an empty folder; the totals equal the local engine's."""
+    pytest.importorskip("dask.distributed", reason="dask[distributed] not installed")
+    import json
+    import shutil
+    import os
+    import subprocess
+    import time
+
+    from batn.cli import app
+    from batn.units import write_units_csv
+    from typer.testing import CliRunner
+
+    tree, cat, period, d = inbox
+    dask_cli = shutil.which("dask") or ""
+    if not dask_cli:
+        pytest.skip(reason="the `dask` command is not on PATH")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    away = tmp_path / "worker-home"
+    away.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    procs = [subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], cwd=away, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        time.sleep(1.0)
+        procs.append(subprocess.Popen([dask_cli, "worker", address, "--nworkers", "2", "--nthreads", "1",
+                                       "--no-dashboard"], cwd=away, env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from dask.distributed import Client
+
+        with Client(address, timeout=30) as c:
+            c.wait_for_workers(2, timeout=60)
+        units = tmp_path / "don_vi.csv"
+        write_units_csv(tree, units)
+        common = ["consolidate", str(d), "--units", str(units), "--catalog", cat.id, "--period", period.id, "--json"]
+        local = CliRunner().invoke(app, common + ["--out", str(tmp_path / "local.xlsx"), "--workers", "1"])
+        remote = CliRunner().invoke(app, common + ["--out", str(tmp_path / "dask.xlsx"), "--engine", "dask",
+                                                   "--scheduler", address])
+        assert local.exit_code == remote.exit_code, remote.output[-2000:]
+        a, b = json.loads(local.stdout), json.loads(remote.stdout)
+        assert a["totals"] == b["totals"] and a["units"] == b["units"] and a["totals"]["CD_HIENMAU"] > 0
+        assert sorted(map(json.dumps, a["findings"])) == sorted(map(json.dumps, b["findings"]))
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
