@@ -108,8 +108,12 @@ def _add(a: float | int | None, b: float | int | None) -> float | int | None:
 def _usable(sub: Submission, catalogue: Catalogue) -> dict[str, float | int | None]:
     """Figures that count: unreadable cells are already None; negative or fractional ones, and those
     read through a name moved onto another indicator's row, are left out."""
-    bad = {f.indicator for f in sub.findings if f.kind in ("negative", "fractional", "name-moved")}
+    bad = _left_out(sub)
     return {c: (None if c in bad else sub.values.get(c)) for c in catalogue.codes}
+
+
+def _left_out(sub: Submission) -> set[str]:
+    return {f.indicator for f in sub.findings if f.kind in ("negative", "fractional", "name-moved")}
 
 
 def pick_submissions(subs: Iterable[Submission], tree: UnitTree, root: str) -> tuple[dict[str, list[Submission]], list[Finding]]:
@@ -176,10 +180,11 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
     for code in reversed(sub_tree.walk()):
         r = units[code]
         kids = sub_tree.children[code]
-        children_sum: dict[str, float | int | None] = {c: None for c in catalogue.codes}
+        children_sum: dict[str, float | int | None] = dict.fromkeys(codes) if kids else {}
         for k in kids:
-            for c in catalogue.codes:
-                children_sum[c] = _add(children_sum[c], units[k].totals.get(c))
+            kt = units[k].totals
+            for c in codes:
+                children_sum[c] = _add(children_sum[c], kt.get(c))
         sub = r.submission
         if sub is not None and sub.is_total and kids:
             r.totals = Figures.pack(index, _usable(sub, catalogue))
@@ -195,11 +200,11 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
                 for c in sub_tree.walk(code)[1:]:
                     units[c].status = COVERED
         else:
-            own = _usable(sub, catalogue) if sub is not None else {}
-            if not kids and sub is not None and isinstance(sub.values, Figures) and own == sub.values:
+            if not kids and sub is not None and isinstance(sub.values, Figures) and not _left_out(sub):
                 r.totals = sub.values      # a unit without children: its totals are its figures (shared)
-            else:
-                r.totals = Figures.pack(index, {c: _add(own.get(c), children_sum.get(c)) for c in codes})
+                continue
+            own = _usable(sub, catalogue) if sub is not None else {}
+            r.totals = Figures.pack(index, {c: _add(own.get(c), children_sum.get(c)) for c in codes})
 
     as_of = as_of or datetime.now()
     for code, r in units.items():
