@@ -24,6 +24,7 @@ from ..model import Catalogue, Submission
 from ..numbers import parse_figure
 from .package import MAX_FILE_BYTES, CellFacts, Package, Unreadable, cell_facts, formula_risk, open_package
 from .sheetxml import NotPlain, SharedStrings, date_styles, read_sheet
+from .sheetxml import col_index as _col_index, col_letter as _col_letter
 
 _REF = re.compile(r"^(?:'((?:[^']|'')+)'|([^!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
 
@@ -47,23 +48,6 @@ class Target:
 
     def where(self) -> str:
         return self._where
-
-
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + (ord(ch) - 64)
-    return n - 1
-
-
-@lru_cache(maxsize=1024)
-def _col_letter(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
 
 
 @lru_cache(maxsize=4096)

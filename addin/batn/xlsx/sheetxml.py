@@ -35,7 +35,9 @@ class SheetCells:
     merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
 
 
+@lru_cache(maxsize=1024)
 def col_letter(i: int) -> str:
+    """0 -> "A", 27 -> "AB"."""
     s = ""
     i += 1
     while i:
@@ -45,6 +47,7 @@ def col_letter(i: int) -> str:
 
 
 def col_index(letters: str) -> int:
+    """"A" -> 0, "AB" -> 27."""
     n = 0
     for ch in letters:
         n = n * 26 + (ord(ch) - 64)
