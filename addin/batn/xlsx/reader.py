@@ -165,7 +165,7 @@ class XmlGrid(Grid):
 
     def __init__(self, path: Path, pkg: Package, data: bytes | None = None):
         rows_needed, cols_needed = _reach(tuple(pkg.names.items()))
-        super().__init__(None, rows_needed)   # type: ignore[arg-type]
+        super().__init__(None, dict(rows_needed))   # type: ignore[arg-type]  (a copy: _reach is cached)
         self.path, self.pkg, self.data = path, pkg, data
         self.cols_needed = cols_needed
         self.xml = pkg.xml

@@ -232,8 +232,8 @@ def read_sheet(xml: bytes, columns: set[int], max_row: int, shared: SharedString
             value = _iso(text_of(raw)) if raw else ""
         else:
             raise NotPlain(f"cell type {kind!r}")
-        if other and kind != b"inlineStr" and b"<v" in other:
-            raise NotPlain("cell body in an unexpected order")
+        if other and (b"<f" in other or (kind != b"inlineStr" and b"<v" in other)):
+            raise NotPlain("cell body in an unexpected order")     # e.g. <v> before <f>
         while len(rows) <= r:
             rows.append([""] * width)
         rows[r][index[col_b]] = value
