@@ -135,3 +135,23 @@ def test_batn_consolidate_on_a_dask_scheduler_and_workers(inbox, tmp_path):
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def test_unreachable_dask_scheduler_is_a_clear_error(inbox, tmp_path, monkeypatch):
+    """A wrong address or a stopped scheduler: one Vietnamese line and exit 2, not a traceback."""
+    pytest.importorskip("dask.distributed", reason="dask[distributed] not installed")
+    from typer.testing import CliRunner
+
+    import batn.engines as E
+    from batn.cli import app
+    from batn.units import write_units_csv
+
+    monkeypatch.setattr(E, "CONNECT_TIMEOUT_S", 2)
+    tree, cat, period, d = inbox
+    units = tmp_path / "don_vi.csv"
+    write_units_csv(tree, units)
+    r = CliRunner().invoke(app, ["consolidate", str(d), "--units", str(units), "--catalog", cat.id,
+                                 "--period", period.id, "--out", str(tmp_path / "t.xlsx"), "--engine", "dask",
+                                 "--scheduler", f"tcp://127.0.0.1:{_free_port()}"])
+    assert r.exit_code == 2, r.output
+    assert "Không kết nối được tới Dask scheduler" in r.output and "Traceback" not in r.output

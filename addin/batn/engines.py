@@ -15,6 +15,7 @@ from .model import Catalogue, Submission
 from .rollup import keep_for_rollup
 
 PARALLEL_FROM = 64      # below this many files, starting processes costs more than it saves
+CONNECT_TIMEOUT_S = 20  # how long to try a Dask scheduler's address before saying it cannot be reached
 _worker_ctx: tuple[Catalogue, Expectation] | None = None
 
 
@@ -78,7 +79,12 @@ def _read_dask(files, catalogue, expect, scheduler, workers, progress) -> list[S
 
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as e:
+            raise ValueError(f"Không kết nối được tới Dask scheduler {scheduler} sau {CONNECT_TIMEOUT_S} giây "
+                             f"({type(e).__name__}). Hãy kiểm tra lệnh `dask scheduler` đang chạy trên máy đó, "
+                             "địa chỉ và cổng (mặc định 8786), và tường lửa.") from None
     else:
         cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                                processes=True, dashboard_address=None)
