@@ -56,7 +56,7 @@ class Package:
     has_macros: bool = False
     external_links: int = 0
     xml: dict[str, bytes] = field(default_factory=dict)   # sheet title -> part bytes (the sheets we read)
-    shared: bytes | None = None                 # xl/sharedStrings.xml, when the named sheets use it
+    shared: bytes | None = None                 # xl/sharedStrings.xml, when the file has one
     styles: bytes | None = None                 # xl/styles.xml: which cell styles show dates
     is1904: bool = False                        # dates counted from 1904 (old Mac Excel)
 

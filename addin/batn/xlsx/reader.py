@@ -1,8 +1,10 @@
 """Read a unit's workbook into a `Submission`, locating every cell by its defined name.
 
 Defined names come from xl/workbook.xml (parsed with defusedxml, so no entity
-expansion); cell values come from python-calamine, which is fast and never runs
-formulas or macros. Nothing here raises for a bad file: problems become findings.
+expansion). The named cells of an .xlsx are read straight from the sheet XML, values,
+formulas and error values in one pass (sheetxml); any other shape, and .xls/.ods, are
+read by python-calamine. Neither ever runs formulas or macros. Nothing here raises for a
+bad file: problems become findings.
 """
 from __future__ import annotations
 
@@ -215,12 +217,12 @@ def _reach(names: tuple[tuple[str, str], ...]) -> tuple[dict[str, int], dict[str
     sits two columns left of its input cell). Cached: one template version, one set of names."""
     rows: dict[str, int] = {}
     cols: dict[str, set[int]] = {}
-    for _key, ref in names:
+    for key, ref in names:
         t = parse_ref(ref)
         if t is None:
             continue
         rows[t.sheet] = max(rows.get(t.sheet, 0), t.row2)
-        first = t.col if _key.startswith("BATN_") else max(0, t.col - 2)
+        first = t.col if key.startswith("BATN_") else max(0, t.col - 2)
         cols.setdefault(t.sheet, set()).update(range(first, t.col2 + 1))
     return rows, cols
 
