@@ -16,6 +16,24 @@ from .catalogue import CatalogueError
 from .units import UnitsFileError
 
 OK, HAS_ERRORS, CANNOT_RUN = 0, 1, 2      # the contract of architecture.md
+
+
+def _vietnamese_help_panels() -> None:
+    """The words Typer draws around every --help, in Vietnamese. "Usage:" and the --help line
+    itself come from Typer's bundled click and stay English (no supported way to change them)."""
+    try:
+        from typer import rich_utils as ru
+    except ImportError:  # pragma: no cover - Typer without rich
+        return
+    for name, text in {"OPTIONS_PANEL_TITLE": "Tùy chọn", "ARGUMENTS_PANEL_TITLE": "Tham số",
+                       "COMMANDS_PANEL_TITLE": "Lệnh", "ERRORS_PANEL_TITLE": "Lỗi",
+                       "REQUIRED_LONG_STRING": "[bắt buộc]", "DEFAULT_STRING": "[mặc định: {}]",
+                       "ABORTED_TEXT": "Đã dừng."}.items():
+        if isinstance(getattr(ru, name, None), str):
+            setattr(ru, name, text)
+
+
+_vietnamese_help_panels()
 out = Console(soft_wrap=True)             # long paths and URLs stay on one line, copyable
 err = Console(stderr=True, soft_wrap=True)
 
