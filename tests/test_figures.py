@@ -50,3 +50,14 @@ def test_keep_for_rollup_shares_the_catalogue_layout(cat2024):
     assert all(k.values._index is cat2024.code_index for k in kept)
     assert all(dict(k.values) == values for k in kept)
     assert kept[0].unit is kept[1].unit                        # interned
+
+
+def test_counts_take_four_bytes_and_large_or_fractional_figures_eight():
+    counts = Figures.pack(INDEX, {"A": 8964, "B": None, "C": 0})
+    money = Figures.pack(INDEX, {"A": 1_540_000_000, "B": 3_065_000_000, "C": None})   # over 2**31
+    ratio = Figures.pack(INDEX, {"A": 12.5, "B": 1, "C": None})
+    assert counts._data.typecode == "i" and dict(counts) == {"A": 8964, "B": None, "C": 0}
+    assert money._data.typecode == "d" and dict(money) == {"A": 1_540_000_000, "B": 3_065_000_000, "C": None}
+    assert type(money["B"]) is int
+    assert ratio._data.typecode == "d" and dict(ratio) == {"A": 12.5, "B": 1, "C": None}
+    assert Figures.pack(INDEX, {"A": -(2 ** 31), "B": 0, "C": 0})._data.typecode == "d"   # the blank marker itself

@@ -223,6 +223,9 @@ class Finding:
         }
 
 
+_INT_MIN, _INT_MAX = -(2 ** 31), 2 ** 31 - 1     # array("i"); INT_MIN marks a blank
+
+
 class Figures(MappingABC):
     """Indicator code -> figure (None = blank), read-only, stored as one array of doubles laid out
     by the catalogue's `code_index` (NaN = blank).
@@ -239,22 +242,33 @@ class Figures(MappingABC):
 
     @classmethod
     def pack(cls, index: Mapping[str, int], values: Mapping[str, float | int | None]) -> Mapping[str, float | int | None]:
-        data = array("d", [math.nan]) * len(index)
-        for code, v in values.items():
-            i = index.get(code)
-            if i is None or isinstance(v, bool) or not (v is None or isinstance(v, (int, float))):
-                return dict(values)              # not a figure of this catalogue: keep it as it is
-            if v is None:
-                continue
-            if (isinstance(v, int) and abs(v) > 2 ** 53) or (isinstance(v, float) and not math.isfinite(v)):
-                return dict(values)
-            data[i] = v
         if len(values) != len(index):
             return dict(values)                  # a missing code must stay missing, not become None
+        whole = True
+        for code, v in values.items():
+            if code not in index or isinstance(v, bool) or not (v is None or isinstance(v, (int, float))):
+                return dict(values)              # not a figure of this catalogue: keep it as it is
+            if isinstance(v, int):
+                if abs(v) > 2 ** 53:
+                    return dict(values)
+                whole = whole and _INT_MIN < v <= _INT_MAX
+            elif isinstance(v, float):
+                if not math.isfinite(v):
+                    return dict(values)
+                whole = False
+        if whole:                                # counts, the usual case: 4 bytes a figure
+            data = array("i", [_INT_MIN]) * len(index)
+        else:
+            data = array("d", [math.nan]) * len(index)
+        for code, v in values.items():
+            if v is not None:
+                data[index[code]] = v
         return cls(index, data)
 
     def __getitem__(self, code: str) -> float | int | None:
         v = self._data[self._index[code]]
+        if self._data.typecode == "i":
+            return None if v == _INT_MIN else v
         if v != v:
             return None
         return int(v) if v.is_integer() else v

@@ -14,7 +14,10 @@ has to turn its rows into dicts and say where each one came from.
 """
 from __future__ import annotations
 
+import sys
+
 import csv
+import io
 import re
 import unicodedata
 from collections import defaultdict
@@ -124,8 +127,10 @@ def _check(rows: list[dict], where: list[str]) -> tuple[list[Unit], list[str]]:
         if parent == code:
             problems.append(f"{w}: đơn vị '{code}' lại là đơn vị cấp trên của chính nó")
         at[code].append(i)
-        units.append(Unit(code=code, name=name, parent=parent or None,
-                          **{k: row.get(k, "") for k in OPTIONAL}))
+        # Interned: a parent's code and a unit's own code become one string, and the few level,
+        # place and issuer names are stored once, whatever the size of the tree.
+        units.append(Unit(code=sys.intern(code), name=name, parent=sys.intern(parent) if parent else None,
+                          **{k: sys.intern(row.get(k) or "") for k in OPTIONAL}))
 
     if not units and not problems:
         problems.append("Danh sách đơn vị trống")
@@ -231,28 +236,31 @@ def _read_csv(path: Path) -> tuple[list[dict], list[str], list[str]]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         return [], [], [f"Tệp '{path.name}' không phải mã UTF-8; hãy lưu lại dạng 'CSV UTF-8'"]
-    records = list(csv.reader(text.splitlines(), delimiter=_delimiter(text)))
-    start = next((n for n, r in enumerate(records) if any(c.strip() for c in r)), None)
-    if start is None:
-        return [], [], [f"Tệp '{path.name}' không có dòng tiêu đề và không có đơn vị nào"]
-    header = [_clean(h).lower() for h in records[start]]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        cols = ", ".join(f"'{c}'" for c in missing)
-        return [], [], [f"Dòng {start + 1} (tiêu đề): thiếu cột {cols}; cần các cột code, name, parent"]
+    # Streamed, never a list of every record: a national units file has tens of thousands of rows.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    header: list[str] | None = None
     rows, where = [], []
-    for n, rec in enumerate(records[start + 1:], start=start + 2):
+    for rec in reader:
         if not any(c.strip() for c in rec):
             continue                                   # blank line: skipped, still counted
+        if header is None:
+            header = [_clean(h).lower() for h in rec]
+            missing = [c for c in REQUIRED if c not in header]
+            if missing:
+                cols = ", ".join(f"'{c}'" for c in missing)
+                return [], [], [f"Dòng {reader.line_num} (tiêu đề): thiếu cột {cols}; cần các cột code, name, parent"]
+            continue
         rows.append(dict(zip(header, rec)))
-        where.append(f"dòng {n}")
+        where.append(f"dòng {reader.line_num}")
+    if header is None:
+        return [], [], [f"Tệp '{path.name}' không có dòng tiêu đề và không có đơn vị nào"]
     return rows, where, []
 
 
 def _delimiter(text: str) -> str:
     """',' by default; ';' or tab when that is what splits the header into a 'code' column
     (Excel in a Vietnamese locale saves CSV with ';')."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = next((line for line in io.StringIO(text) if line.strip()), "").rstrip("\r\n")
     for d in (",", ";", "\t"):
         if "code" in (_clean(h).lower() for h in next(csv.reader([first], delimiter=d))):
             return d
