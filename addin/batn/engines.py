@@ -45,14 +45,22 @@ def read_many(files: Sequence[Path], catalogue: Catalogue, expect: Expectation, 
     out: list[Submission] = []
     if workers <= 1 or n < PARALLEL_FROM:
         for i, f in enumerate(files, start=1):
-            out.append(keep_for_rollup(read_checked(f, catalogue, expect), catalogue))
+            out.append(_same_source(keep_for_rollup(read_checked(f, catalogue, expect), catalogue), f))
             progress(i, n)
         return out
     with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(catalogue, expect)) as ex:
-        for i, sub in enumerate(ex.map(_read_one, files, chunksize=16), start=1):
-            out.append(keep_for_rollup(sub, catalogue))
+        for i, (f, sub) in enumerate(zip(files, ex.map(_read_one, files, chunksize=16)), start=1):
+            out.append(_same_source(keep_for_rollup(sub, catalogue), f))
             progress(i, n)
     return out
+
+
+def _same_source(sub: Submission, path) -> Submission:
+    """The caller already holds the file's path as a string: the submission shares it rather than
+    keeping the copy that came back from the reader (10,000 paths are about a megabyte)."""
+    if isinstance(path, str) and sub.source == path:
+        sub.source = path
+    return sub
 
 
 def _file_payload(path: Path) -> tuple[bytes | None, float | None]:
@@ -111,7 +119,8 @@ def _read_dask(files, catalogue, expect, scheduler, workers, progress) -> list[S
         done = 0
         ac = as_completed(first)
         for fut in ac:
-            out[index.pop(fut.key)] = keep_for_rollup(fut.result(), catalogue)
+            i = index.pop(fut.key)
+            out[i] = _same_source(keep_for_rollup(fut.result(), catalogue), str(files[i]))
             fut.release()
             done += 1
             progress(done, len(files))
