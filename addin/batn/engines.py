@@ -90,9 +90,9 @@ def _read_dask(files, catalogue, expect, scheduler, workers, progress) -> list[S
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as e:
-            raise ValueError(f"Không kết nối được tới Dask scheduler {scheduler} sau {CONNECT_TIMEOUT_S} giây "
-                             f"({type(e).__name__}). Hãy kiểm tra lệnh `dask scheduler` đang chạy trên máy đó, "
-                             "địa chỉ và cổng (mặc định 8786), và tường lửa.") from None
+            raise ValueError(f"Không kết nối được tới Dask scheduler (máy điều phối) {scheduler} sau "
+                             f"{CONNECT_TIMEOUT_S} giây. Hãy kiểm tra trên máy đó lệnh `dask scheduler` đang chạy, "
+                             "địa chỉ và cổng (mặc định 8786), và tường lửa.") from e
     else:
         cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                                processes=True, dashboard_address=None)

@@ -287,6 +287,11 @@ class Figures(MappingABC):
         # chunk) then stores the layout once, and the receiver re-points it at its catalogue's.
         return (Figures, (self._index, self._data))
 
+    @property
+    def layout(self) -> Mapping[str, int]:
+        """Code -> position: the catalogue's `code_index` these figures were packed over."""
+        return self._index
+
     def with_index(self, index: Mapping[str, int]) -> "Figures":
         """The same figures over `index` (an equal layout held elsewhere), so that thousands of
         them share one index."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from .. import layout as L
 from ..model import Catalogue, NarrativeList, Unit, UnitTree
+from ..xlsx.sheetxml import col_index as _col_index0, col_letter as _col_letter0
 from ..xlsx.template import COL_CHECK, COL_LABEL, COL_NOTE, COL_VALUE, FIRST_TABLE_ROW, IndicatorRow, layout_rows
 
 TABS, ROWS = "tabs", "rows"
@@ -49,18 +50,13 @@ ROWS_NARRATIVE_ROWS = 5                        # rows per unit on a narrative ta
 
 
 def col_letter(col: int) -> str:
-    s = ""
-    while col:
-        col, r = divmod(col - 1, 26)
-        s = chr(65 + r) + s
-    return s
+    """1-based, as the Sheets API counts: 1 -> "A" (the reader's 0-based helper, shifted)."""
+    return _col_letter0(col - 1) if col > 0 else ""
 
 
 def col_number(letters: str) -> int:
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + (ord(ch) - 64)
-    return n
+    """"A" -> 1."""
+    return _col_index0(letters.upper()) + 1
 
 
 def quote_tab(title: str) -> str:
