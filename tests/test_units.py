@@ -305,6 +305,29 @@ def test_csv_not_utf8(tmp_path):
     assert problems(path) == ["Tệp 'units.csv' không phải mã UTF-8; hãy lưu lại dạng 'CSV UTF-8'"]
 
 
+def test_csv_not_utf8_far_into_a_streamed_file(tmp_path):
+    """The file is read as a stream: a bad byte past the first read buffer is still caught as a
+    whole-file problem, never as half a tree."""
+    path = tmp_path / "units.csv"
+    good = "code,name,parent\nT,Tỉnh Đoàn,\n" + "".join(f"U{i},Đoàn xã {i},T\n" for i in range(20000))
+    path.write_bytes(good.encode() + b"X,\xff\xfe,T\n")
+    assert problems(path) == ["Tệp 'units.csv' không phải mã UTF-8; hãy lưu lại dạng 'CSV UTF-8'"]
+
+
+def test_streamed_csv_names_rows_in_file_order(tmp_path):
+    """Problems found after the stream (duplicates, case clashes, roots) still name their lines,
+    in the order the codes first appear."""
+    path = tmp_path / "units.csv"
+    path.write_text("code,name,parent\nT,Tỉnh Đoàn,\nb,B,T\nA,A,T\n\nB,B2,T\nA,A2,T\nR,R,\n",
+                    encoding="utf-8")
+    assert problems(path) == [
+        "Mã đơn vị 'A' bị trùng ở dòng 4 và dòng 7",
+        "Các mã đơn vị 'b' (dòng 3) và 'B' (dòng 6) chỉ khác nhau chữ hoa, chữ thường; "
+        "tên tệp của chúng sẽ trùng nhau trên Windows",
+        "Có 2 đơn vị gốc (không có đơn vị cấp trên): dòng 2 (T), dòng 8 (R); chỉ được có một",
+    ]
+
+
 @pytest.mark.parametrize("fmt,text", [("csv", ""), ("csv", "code,name,parent\n"),
                                       ("yaml", ""), ("yaml", "units: []\n")])
 def test_empty(tmp_path, fmt, text):

@@ -17,13 +17,12 @@ from __future__ import annotations
 import sys
 
 import csv
-import io
 import re
+from array import array
 import unicodedata
-from collections import defaultdict
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator, Sequence, Sized
 
 import yaml
 
@@ -104,52 +103,64 @@ def _code_problem(code: str) -> str | None:
     return None
 
 
-def _check(rows: list[dict], where: list[str]) -> tuple[list[Unit], list[str]]:
-    """Units built from `rows` and the problems found; `where[i]` names row i ("dòng 5")."""
-    if len(rows) != len(where):
+def _check(rows: Iterable[dict], where: Sequence[str]) -> tuple[list[Unit], list[str]]:
+    """Units built from `rows` and the problems found; `where[i]` names row i ("dòng 5").
+
+    `rows` may be a stream: each row is cleaned, turned into a Unit and dropped, so a national
+    units file is never held as a list of dicts. `where` is read only where a problem is named,
+    and may fill as the stream advances (the CSV reader's does)."""
+    if isinstance(rows, Sized) and len(rows) != len(where):
         raise ValueError("rows and where must have the same length")
     problems: list[str] = []
     units: list[Unit] = []
-    at: dict[str, list[int]] = defaultdict(list)   # code -> indexes of its rows
+    first: dict[str, int] = {}                  # code -> index of its first row
+    again: dict[str, list[int]] = {}            # code -> its later rows (duplicates only)
 
     for i, raw in enumerate(rows):
         row = _clean_row(raw)
         code, name, parent = row.get("code", ""), row.get("name", ""), row.get("parent", "")
-        w = _cap(where[i])
         if not code:
-            problems.append(f"{w}: thiếu mã đơn vị" + (f" (đơn vị '{name}')" if name else ""))
+            problems.append(f"{_cap(where[i])}: thiếu mã đơn vị" + (f" (đơn vị '{name}')" if name else ""))
             continue
         bad = _code_problem(code)
         if bad:
-            problems.append(f"{w}: {bad}")
+            problems.append(f"{_cap(where[i])}: {bad}")
         if not name:
-            problems.append(f"{w}: thiếu tên đơn vị '{code}'")
+            problems.append(f"{_cap(where[i])}: thiếu tên đơn vị '{code}'")
         if parent == code:
-            problems.append(f"{w}: đơn vị '{code}' lại là đơn vị cấp trên của chính nó")
-        at[code].append(i)
+            problems.append(f"{_cap(where[i])}: đơn vị '{code}' lại là đơn vị cấp trên của chính nó")
         # Interned: a parent's code and a unit's own code become one string, and the few level,
         # place and issuer names are stored once, whatever the size of the tree.
-        units.append(Unit(code=sys.intern(code), name=name, parent=sys.intern(parent) if parent else None,
+        code = sys.intern(code)
+        if code in first:
+            again.setdefault(code, []).append(i)
+        else:
+            first[code] = i
+        units.append(Unit(code=code, name=name, parent=sys.intern(parent) if parent else None,
                           **{k: sys.intern(row.get(k) or "") for k in OPTIONAL}))
 
     if not units and not problems:
         problems.append("Danh sách đơn vị trống")
 
-    for code, idx in at.items():
-        if len(idx) > 1:
-            problems.append(f"Mã đơn vị '{code}' bị trùng ở {_and([where[i] for i in idx])}")
+    for code in sorted(again, key=first.__getitem__):
+        rows_of = [where[i] for i in (first[code], *again[code])]
+        problems.append(f"Mã đơn vị '{code}' bị trùng ở {_and(rows_of)}")
 
-    by_fold: dict[str, list[str]] = defaultdict(list)
-    for code in at:
-        by_fold[code.casefold()].append(code)
-    for codes in by_fold.values():
-        if len(codes) > 1:
-            listed = _and([f"'{c}' ({where[at[c][0]]})" for c in codes])
-            problems.append(f"Các mã đơn vị {listed} chỉ khác nhau chữ hoa, chữ thường; "
-                            "tên tệp của chúng sẽ trùng nhau trên Windows")
+    folded: dict[str, str] = {}                 # casefolded code -> the first code folding to it
+    clash: dict[str, list[str]] = {}            # casefolded code -> every code folding to it
+    for code in first:
+        f = code.casefold()
+        if f not in folded:
+            folded[f] = code
+        else:
+            clash.setdefault(f, [folded[f]]).append(code)
+    for codes in sorted(clash.values(), key=lambda cs: first[cs[0]]):
+        listed = _and([f"'{c}' ({where[first[c]]})" for c in codes])
+        problems.append(f"Các mã đơn vị {listed} chỉ khác nhau chữ hoa, chữ thường; "
+                        "tên tệp của chúng sẽ trùng nhau trên Windows")
+    del folded
 
     # The tree checks look at each code's first row; later duplicates are reported above.
-    first = {code: idx[0] for code, idx in at.items()}
     parent_of: dict[str, str] = {}
     roots: list[str] = []
     seen: set[str] = set()
@@ -161,11 +172,12 @@ def _check(rows: list[dict], where: list[str]) -> tuple[list[Unit], list[str]]:
             roots.append(u.code)
         elif u.parent == u.code:
             pass                                        # reported above
-        elif u.parent not in at:
+        elif u.parent not in first:
             problems.append(f"{_cap(where[first[u.code]])}: đơn vị cấp trên '{u.parent}' "
                             "không có trong danh sách")
         else:
             parent_of[u.code] = u.parent
+    del seen
 
     for cycle in _cycles(parent_of, first):
         chain = " → ".join(cycle + cycle[:1])
@@ -200,7 +212,7 @@ def _cycles(parent_of: dict[str, str], order: dict[str, int]) -> list[list[str]]
     return sorted(found, key=lambda cy: order[cy[0]])
 
 
-def units_from_rows(rows: list[dict], where: list[str]) -> UnitTree:
+def units_from_rows(rows: Iterable[dict], where: Sequence[str]) -> UnitTree:
     """Check rows (dicts with keys code, name, parent, [level, place, issuer, signer, contact])
     and build the tree; `where[i]` says where row i came from ("dòng 5", "mục 3").
 
@@ -221,8 +233,8 @@ def load_units(path: str | PathLike) -> UnitTree:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        rows, where, problems = _read_csv(path)
-    elif suffix in (".yaml", ".yml"):
+        return _load_csv(path)
+    if suffix in (".yaml", ".yml"):
         rows, where, problems = _read_yaml(path)
     else:
         raise UnitsFileError([f"Tệp danh sách đơn vị '{path.name}' phải là .csv, .yaml hoặc .yml"])
@@ -231,36 +243,61 @@ def load_units(path: str | PathLike) -> UnitTree:
     return units_from_rows(rows, where)
 
 
-def _read_csv(path: Path) -> tuple[list[dict], list[str], list[str]]:
+class _LineNames(Sequence[str]):
+    """`where` for a CSV: row i is "dòng N", N its first line in the file. Line numbers are
+    held as 4-byte ints and worded only when a problem names them."""
+
+    def __init__(self) -> None:
+        self.lines = array("i")
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [f"dòng {n}" for n in self.lines[i]]
+        return f"dòng {self.lines[i]}"
+
+
+def _load_csv(path: Path) -> UnitTree:
+    """The CSV streamed through the checks: a national units file has tens of thousands of
+    rows, and neither the text nor a list of row dicts is kept while the tree is built."""
+    where = _LineNames()
+    header: list[str] = []
+
+    def rows(reader) -> Iterator[dict]:
+        for rec in reader:
+            if not any(c.strip() for c in rec):
+                continue                                   # blank line: skipped, still counted
+            if not header:
+                header.extend(_clean(h).lower() for h in rec)
+                missing = [c for c in REQUIRED if c not in header]
+                if missing:
+                    cols = ", ".join(f"'{c}'" for c in missing)
+                    raise UnitsFileError([f"Dòng {reader.line_num} (tiêu đề): thiếu cột {cols}; "
+                                          "cần các cột code, name, parent"])
+                continue
+            where.lines.append(reader.line_num)
+            yield dict(zip(header, rec))
+
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            delimiter = _delimiter(f)
+            units, problems = _check(rows(csv.reader(f, delimiter=delimiter)), where)
     except UnicodeDecodeError:
-        return [], [], [f"Tệp '{path.name}' không phải mã UTF-8; hãy lưu lại dạng 'CSV UTF-8'"]
-    # Streamed, never a list of every record: a national units file has tens of thousands of rows.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    header: list[str] | None = None
-    rows, where = [], []
-    for rec in reader:
-        if not any(c.strip() for c in rec):
-            continue                                   # blank line: skipped, still counted
-        if header is None:
-            header = [_clean(h).lower() for h in rec]
-            missing = [c for c in REQUIRED if c not in header]
-            if missing:
-                cols = ", ".join(f"'{c}'" for c in missing)
-                return [], [], [f"Dòng {reader.line_num} (tiêu đề): thiếu cột {cols}; cần các cột code, name, parent"]
-            continue
-        rows.append(dict(zip(header, rec)))
-        where.append(f"dòng {reader.line_num}")
-    if header is None:
-        return [], [], [f"Tệp '{path.name}' không có dòng tiêu đề và không có đơn vị nào"]
-    return rows, where, []
+        raise UnitsFileError([f"Tệp '{path.name}' không phải mã UTF-8; hãy lưu lại dạng 'CSV UTF-8'"]) from None
+    if not header:
+        raise UnitsFileError([f"Tệp '{path.name}' không có dòng tiêu đề và không có đơn vị nào"])
+    if problems:
+        raise UnitsFileError(problems)
+    return UnitTree(units)
 
 
-def _delimiter(text: str) -> str:
+def _delimiter(f) -> str:
     """',' by default; ';' or tab when that is what splits the header into a 'code' column
-    (Excel in a Vietnamese locale saves CSV with ';')."""
-    first = next((line for line in io.StringIO(text) if line.strip()), "").rstrip("\r\n")
+    (Excel in a Vietnamese locale saves CSV with ';'). Leaves `f` at its start."""
+    first = next((line for line in f if line.strip()), "").rstrip("\r\n")
+    f.seek(0)
     for d in (",", ";", "\t"):
         if "code" in (_clean(h).lower() for h in next(csv.reader([first], delimiter=d))):
             return d
