@@ -393,7 +393,7 @@ def test_good_units_unaffected(world, mixed):
         assert a.totals == b.totals, code
         assert a.status == b.status, code
         assert Path(a.submission.source).name == Path(b.submission.source).name
-        assert a.ignored == [] and b.ignored == []
+        assert a.ignored == () and b.ignored == ()
     # the province total is the good units' plus the hostile units', nothing from unknown units
     for c in world["cat"].codes:
         hostile = sum(_n(cons.units[u].totals[c]) for u in ("DCS_STP", "DCS_SVH"))

@@ -33,7 +33,7 @@ class UnitResult:
     level: str
     status: str
     submission: Submission | None = None
-    ignored: list[Submission] = field(default_factory=list)   # older duplicate files
+    ignored: tuple[Submission, ...] = ()     # older duplicate files (a tuple: most units share the empty one)
     totals: Mapping[str, float | int | None] = field(default_factory=dict)   # a Figures once rolled up
     errors: int = 0
     warnings: int = 0
@@ -91,6 +91,8 @@ def keep_for_rollup(sub: Submission, catalogue: Catalogue) -> Submission:
         sub.narratives = _EMPTY       # type: ignore[assignment]
     if not sub.sheets:
         sub.sheets = ()               # type: ignore[assignment]
+    if not sub.findings:
+        sub.findings = ()             # type: ignore[assignment]
     return sub
 
 
@@ -146,7 +148,7 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
     """Roll the tree up. `checked=True` when each submission's findings already hold the checks
     against `expectation_for(tree, catalogue, period)` (files read and checked in worker processes)."""
     root = root or tree.root
-    sub_tree = tree.subtree(root)
+    sub_tree = tree if root == tree.root else tree.subtree(root)   # no copy of a national tree
     expect = expectation_for(tree, catalogue, period)
     all_subs = list(submissions)
     findings: list[Finding] = []
@@ -165,7 +167,7 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
         u = tree[code]
         subs = by_unit.get(code, [])
         r = UnitResult(code, u.name, sub_tree.depth(code), u.level, MISSING,
-                       submission=subs[0] if subs else None, ignored=subs[1:],
+                       submission=subs[0] if subs else None, ignored=tuple(subs[1:]),
                        deadline=period.deadline_for(u.level))
         if r.submission:
             r.errors = sum(f.severity == Severity.ERROR for f in r.submission.findings)
