@@ -399,10 +399,10 @@ def _build_outputs(cfg: RunConfig, cons: Consolidation, tree: UnitTree, settings
     from .report.context import build_report
     from .report.docx_writer import build_document
     from .report.text_writer import render_text
-    from .xlsx.consolidated import build_consolidated
+    from .xlsx.consolidated import save_consolidated
 
     buf = io.BytesIO()
-    build_consolidated(cons).save(buf)
+    save_consolidated(cons, buf)
     book = deterministic_zip(buf.getvalue(), cons.as_of)
     data: dict[str, bytes] = {}
     if "consolidated" in paths:

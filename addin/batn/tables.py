@@ -1,46 +1,27 @@
-"""The consolidation as tables (pandas): one row per unit, and the submission status.
+"""The consolidation as tables: one row per unit, and the submission status.
 
 Shared by the consolidated workbook, the JSON output and the other doors: each door writes the
 rows built here ("Tổng hợp theo đơn vị", "Tình hình nộp báo cáo", "Kết quả kiểm tra") and adds
 only its own formatting, so the three tables have the same columns wherever a clerk opens them.
+The unit rows come from generators, so the file writer streams them; `summary_frame` and
+`status_frame` give the same rows as pandas tables.
 """
 from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from typing import Iterator
 
 import pandas as pd
 
 from .rollup import Consolidation
 
 
-def summary_frame(cons: Consolidation) -> pd.DataFrame:
-    """One row per unit (tree order) with its totals, then the indicator columns by code."""
-    rows = []
-    for r in cons.units.values():
-        rows.append({"code": r.code, "name": r.name, "depth": r.depth, "status": r.status,
-                     **{c: r.totals.get(c) for c in cons.catalogue.codes}})
-    return pd.DataFrame(rows, columns=["code", "name", "depth", "status", *cons.catalogue.codes])
-
-
-def status_frame(cons: Consolidation) -> pd.DataFrame:
-    rows = []
-    for r in cons.units.values():
-        sub = r.submission
-        rows.append({
-            "code": r.code, "name": r.name, "level": r.level, "depth": r.depth, "status": r.status,
-            "file": sub.source if sub else "",
-            # 0 = not known (a unit read from a Google Sheet has no file to date)
-            "received": datetime.fromtimestamp(sub.received) if sub and sub.received else None,
-            "deadline": r.deadline, "errors": r.errors, "warnings": r.warnings,
-            "ignored": "; ".join(s.source for s in r.ignored),
-        })
-    return pd.DataFrame(rows)
-
-
 STATUS_HEADER = ["STT", "Mã", "Đơn vị", "Cấp", "Tình trạng", "Tệp", "Thời gian nhận", "Hạn nộp",
                  "Số lỗi", "Số cảnh báo", "Tệp bị bỏ qua"]
 STATUS_WIDTHS = (6, 12, 40, 16, 18, 40, 18, 12, 8, 10, 40)
+STATUS_COLUMNS = ["no", "code", "name", "level", "status", "file", "received", "deadline", "errors", "warnings",
+                  "ignored"]
 TOTAL_LABEL = "TỔNG CỘNG"
 INDENT = "   "        # a unit's name is indented by its depth in the tree
 
@@ -68,16 +49,51 @@ def sent_line(cons: Consolidation) -> str:
             f"tổng hợp lúc {cons.as_of:%H:%M ngày %d/%m/%Y}")
 
 
+def summary_body(cons: Consolidation, indent: str = INDENT) -> Iterator[list[object]]:
+    """The unit rows of "Tổng hợp theo đơn vị", in tree order: code, name indented by depth,
+    status, then the totals by indicator code. A generator: a writer can stream 10,000 rows."""
+    codes = cons.catalogue.codes
+    for r in cons.units.values():
+        t = r.totals
+        yield [r.code, indent * r.depth + r.name, r.status, *[plain(t.get(c)) for c in codes]]
+
+
+def total_row(cons: Consolidation) -> list[object]:
+    """The "TỔNG CỘNG" row under the unit rows."""
+    return [None, TOTAL_LABEL, None, *[plain(cons.totals.get(c)) for c in cons.catalogue.codes]]
+
+
+def status_body(cons: Consolidation, indent: str = INDENT) -> Iterator[list[object]]:
+    """The unit rows of "Tình hình nộp báo cáo" (columns of STATUS_HEADER), in tree order."""
+    for i, r in enumerate(cons.units.values(), start=1):
+        sub = r.submission
+        yield [i, r.code, indent * r.depth + r.name, r.level, r.status, sub.source if sub else "",
+               # 0 = not known (a unit read from a Google Sheet has no file to date)
+               datetime.fromtimestamp(sub.received) if sub and sub.received else None,
+               r.deadline, r.errors, r.warnings, "; ".join(s.source for s in r.ignored)]
+
+
+def summary_frame(cons: Consolidation) -> pd.DataFrame:
+    """The unit rows of "Tổng hợp theo đơn vị" as a pandas table, for analysis in a notebook."""
+    return pd.DataFrame(summary_body(cons, indent=""), columns=["code", "name", "status", *cons.catalogue.codes])
+
+
+def status_frame(cons: Consolidation) -> pd.DataFrame:
+    """The unit rows of "Tình hình nộp báo cáo" as a pandas table, for analysis in a notebook."""
+    return pd.DataFrame(status_body(cons, indent=""), columns=STATUS_COLUMNS)
+
+
+def summary_header(cons: Consolidation) -> list[object]:
+    """The first header row of "Tổng hợp theo đơn vị" (the second holds the indicator codes)."""
+    return ["Mã", "Đơn vị", "Tình trạng", *[i.label for i in cons.catalogue.indicators]]
+
+
 def summary_rows(cons: Consolidation, indent: str = INDENT) -> list[list[object]]:
     """"Tổng hợp theo đơn vị": two header rows (labels, then codes), one row per unit in tree
     order (its name indented by depth), then the total. Figures start in column 4."""
-    cat = cons.catalogue
-    rows: list[list[object]] = [["Mã", "Đơn vị", "Tình trạng", *[i.label for i in cat.indicators]],
-                                [None, None, None, *cat.codes]]
-    for r in summary_frame(cons).itertuples(index=False):
-        rows.append([r.code, indent * int(r.depth) + str(r.name), r.status,
-                     *[plain(getattr(r, c)) for c in cat.codes]])
-    rows.append([None, TOTAL_LABEL, None, *[plain(cons.totals.get(c)) for c in cat.codes]])
+    rows: list[list[object]] = [summary_header(cons), [None, None, None, *cons.catalogue.codes]]
+    rows += summary_body(cons, indent)
+    rows.append(total_row(cons))
     return rows
 
 
@@ -85,13 +101,12 @@ def status_rows(cons: Consolidation, indent: str = INDENT, source: str = "Tệp"
     """"Tình hình nộp báo cáo": the header, then one row per unit in tree order. `source` names the
     sixth column: a file in a folder, a tab ("Nguồn") in a Google Sheet."""
     rows: list[list[object]] = [[source if h == "Tệp" else h for h in STATUS_HEADER]]
-    for i, r in enumerate(status_frame(cons).itertuples(index=False), start=1):
-        rows.append([i, r.code, indent * int(r.depth) + str(r.name), r.level, r.status, r.file, plain(r.received),
-                     plain(r.deadline), plain(r.errors), plain(r.warnings), r.ignored])
+    rows += status_body(cons, indent)
     return rows
 
 
 FINDINGS_HEADER = ["STT", "Mức độ", "Đơn vị", "Tệp", "Ô", "Chỉ tiêu", "Nội dung"]
+FINDINGS_WIDTHS = (6, 11, 14, 30, 18, 22, 80)
 NO_FINDINGS = "Không có lỗi hay cảnh báo nào."
 
 

@@ -29,7 +29,7 @@ def header_row(ws, row: int, titles, widths=None) -> None:
 
         for c, w in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(c)].width = w
-    ws.freeze_panes = ws.cell(row + 1, 1)
+    ws.freeze_panes = f"A{row + 1}"          # a coordinate: ws.cell() would create an empty cell there
 
 
 def findings_sheet(wb, findings, title: str) -> None:
@@ -37,9 +37,9 @@ def findings_sheet(wb, findings, title: str) -> None:
     if title in wb.sheetnames:
         del wb[title]
     ws = wb.create_sheet(title)
-    from ..tables import FINDINGS_HEADER, findings_rows
+    from ..tables import FINDINGS_HEADER, FINDINGS_WIDTHS, findings_rows
 
-    header_row(ws, 1, FINDINGS_HEADER, [6, 11, 14, 30, 18, 22, 80])
+    header_row(ws, 1, FINDINGS_HEADER, list(FINDINGS_WIDTHS))
     for i, row in enumerate(findings_rows(findings), start=2):
         for c, v in enumerate(row, start=1):
             if v != "":

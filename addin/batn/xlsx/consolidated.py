@@ -1,16 +1,23 @@
 """The consolidated workbook: the root unit's template filled with totals (so it can be
-sent up as is), plus the per-unit summary, the submission status and the findings."""
+sent up as is), plus the per-unit summary, the submission status and the findings.
+
+The three long tables grow with the tree (a national run: 10,000 rows of 52 columns); their rows
+are streamed into the saved workbook (`rowstream`), so writing takes the same memory for a
+district and a nation."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from openpyxl.styles import Alignment, Font
 
 from .. import layout as L
 from ..rollup import Consolidation
-from ..safeio import atomic_save_workbook
-from ..tables import STATUS_WIDTHS, sent_line, status_rows, summary_rows
-from .cells import findings_sheet, header_row, put
+from ..safeio import atomic_path
+from ..tables import (FINDINGS_HEADER, FINDINGS_WIDTHS, STATUS_HEADER, STATUS_WIDTHS, findings_rows, sent_line,
+                      status_body, summary_body, summary_header, total_row)
+from .cells import header_row, put
+from .rowstream import CellStyles, SheetBody, save_with_bodies
 from .template import _define, build_template
 
 
@@ -31,29 +38,36 @@ def _narrative_rows(cons: Consolidation) -> dict[str, list[tuple[str, ...]]]:
     return out
 
 
-def _summary_sheet(wb, cons: Consolidation) -> None:
+def _indents(st: CellStyles, cons: Consolidation) -> dict[int, int]:
+    """A unit name's style for each depth in the tree, registered before the rows stream."""
+    return {d: st.id(alignment=Alignment(indent=d)) for d in sorted({r.depth for r in cons.units.values()})}
+
+
+def _summary_sheet(wb, cons: Consolidation) -> SheetBody:
     ws = wb.create_sheet(L.SUMMARY_SHEET)
     cat = cons.catalogue
-    rows = summary_rows(cons, indent="")          # the indent is the cell's, so the name stays clean
-    depths = [r.depth for r in cons.units.values()]
-    header_row(ws, 1, rows[0], [12, 40, 16] + [14] * len(cat.indicators))
+    header_row(ws, 1, summary_header(cons), [12, 40, 16] + [14] * len(cat.indicators))
     for c, code in enumerate(cat.codes, start=4):
         put(ws, 2, c, code).font = Font(italic=True, size=8)
     ws.row_dimensions[1].height = 75
     ws.freeze_panes = "D3"
-    last = len(rows)
-    for i, row in enumerate(rows[2:], start=3):
-        for c, v in enumerate(row, start=1):
-            cell = put(ws, i, c, v)
-            if c >= 4:
-                cell.number_format = "#,##0"
-            if i == last:
-                cell.font = Font(bold=True)
-        if i < last:
-            ws.cell(i, 2).alignment = Alignment(indent=depths[i - 3])
+    st = CellStyles(ws)
+    number, bold = st.id(number_format="#,##0"), st.id(font=Font(bold=True))
+    bold_number = st.id(font=Font(bold=True), number_format="#,##0")
+    width = 3 + len(cat.codes)
+
+    name_style = _indents(st, cons)          # the indent is the cell's, so the name stays clean
+
+    def rows():
+        for row, depth in zip(summary_body(cons, indent=""), (r.depth for r in cons.units.values())):
+            yield [(row[0], 0), (row[1], name_style[depth]), (row[2], 0), *[(v, number) for v in row[3:]]]
+        total = total_row(cons)
+        yield [(v, bold if c < 3 else bold_number) for c, v in enumerate(total)]
+
+    return SheetBody(first_row=3, rows=rows(), count=len(cons.units) + 1, width=width, styles=st)
 
 
-def _status_sheet(wb, cons: Consolidation) -> None:
+def _status_sheet(wb, cons: Consolidation) -> SheetBody:
     ws = wb.create_sheet(L.STATUS_SHEET)
     put(ws, 1, 1, sent_line(cons)).font = Font(bold=True)
     put(ws, 2, 1, len(cons.sent))
@@ -64,29 +78,55 @@ def _status_sheet(wb, cons: Consolidation) -> None:
     _define(wb, L.NAME_SENT, ws.title, "$A$2")
     _define(wb, L.NAME_EXPECTED, ws.title, "$B$2")
     _define(wb, L.NAME_AS_OF, ws.title, "$C$2")
-    rows = status_rows(cons, indent="")
-    depths = [r.depth for r in cons.units.values()]
-    header_row(ws, 3, rows[0], list(STATUS_WIDTHS))
-    for i, row in enumerate(rows[1:], start=4):
-        for c, v in enumerate(row, start=1):
-            put(ws, i, c, v)
-        ws.cell(i, 3).alignment = Alignment(indent=depths[i - 4])
-        ws.cell(i, 7).number_format = "dd/mm/yyyy hh:mm"
-        ws.cell(i, 8).number_format = "dd/mm/yyyy"
+    header_row(ws, 3, STATUS_HEADER, list(STATUS_WIDTHS))
+    st = CellStyles(ws)
+    received, deadline = st.id(number_format="dd/mm/yyyy hh:mm"), st.id(number_format="dd/mm/yyyy")
+
+    name_style = _indents(st, cons)
+
+    def rows():
+        for row, depth in zip(status_body(cons, indent=""), (r.depth for r in cons.units.values())):
+            styles = (0, 0, name_style[depth], 0, 0, 0, received, deadline, 0, 0, 0)
+            yield list(zip(row, styles))
+
+    return SheetBody(first_row=4, rows=rows(), count=len(cons.units), width=len(STATUS_HEADER), styles=st)
 
 
-def build_consolidated(cons: Consolidation):
+def _findings_sheet(wb, cons: Consolidation) -> SheetBody:
+    ws = wb.create_sheet(L.CHECK_SHEET)
+    header_row(ws, 1, FINDINGS_HEADER, list(FINDINGS_WIDTHS))
+    st = CellStyles(ws)
+    top, wrap = st.id(alignment=Alignment(vertical="top")), st.id(alignment=Alignment(wrap_text=True, vertical="top"))
+    body = findings_rows(cons.findings)
+
+    def rows():
+        for row in body:
+            yield [(v if v != "" else None, wrap if c == 6 else top) for c, v in enumerate(row)]
+
+    return SheetBody(first_row=2, rows=rows(), count=len(body), width=len(FINDINGS_HEADER), styles=st)
+
+
+def _workbook(cons: Consolidation):
+    """The openpyxl part (the root's template with totals, the long tables' headers) and the
+    long tables' rows, which are streamed in when the workbook is saved."""
     root = cons.tree[cons.tree.root]
     wb = build_template(cons.catalogue, root, cons.period, values=cons.totals,
                         narratives=_narrative_rows(cons), kind=L.KIND_TOTAL,
                         has_children=bool(cons.tree.children[root.code]))
-    _summary_sheet(wb, cons)
-    _status_sheet(wb, cons)
-    findings_sheet(wb, cons.findings, L.CHECK_SHEET)
-    return wb
+    bodies = {L.SUMMARY_SHEET: _summary_sheet(wb, cons), L.STATUS_SHEET: _status_sheet(wb, cons),
+              L.CHECK_SHEET: _findings_sheet(wb, cons)}
+    return wb, bodies
+
+
+def save_consolidated(cons: Consolidation, out: BinaryIO) -> None:
+    """Write the consolidated workbook to a binary file object."""
+    wb, bodies = _workbook(cons)
+    save_with_bodies(wb, out, bodies)
 
 
 def write_consolidated(cons: Consolidation, path: str | Path) -> Path:
+    """Write the consolidated workbook to `path`, which is replaced only once it is complete."""
     path = Path(path)
-    atomic_save_workbook(build_consolidated(cons), path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        save_consolidated(cons, f)
     return path

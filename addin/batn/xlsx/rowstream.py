@@ -1,0 +1,166 @@
+"""Long tables streamed into a workbook that openpyxl has saved.
+
+openpyxl holds every cell as an object (about 250 bytes with its style), so a national
+"Tổng hợp theo đơn vị" sheet (10,000 units x 52 columns) cost hundreds of MB and most of the
+consolidation's time. Here openpyxl builds everything that needs it (the root's template, the
+headers, column widths, frozen panes, defined names, the cell styles), then each long table's
+rows are written as sheet XML, one row at a time, while the saved package is copied into the
+output. Memory no longer grows with the number of rows.
+
+    styles = CellStyles(ws)
+    money = styles.id(number_format="#,##0")
+    body = SheetBody(first_row=3, rows=..., count=len(units), width=52, styles=styles)
+    save_with_bodies(wb, out, {ws.title: body})
+
+Cells are written as openpyxl writes them: numbers as `<v>`, text as inline strings (never a
+formula, whatever it starts with), dates as serial numbers under a date style.
+"""
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import BinaryIO, Iterable, Mapping, Sequence
+from xml.sax.saxutils import escape
+
+from openpyxl.cell import Cell
+from openpyxl.utils.datetime import to_excel
+
+from .package import _workbook_parts
+from .sheetxml import col_letter
+
+__all__ = ["CellStyles", "SheetBody", "save_with_bodies"]
+
+# Characters XML 1.0 cannot carry (openpyxl refuses them outright); shown as U+FFFD instead.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
+_ROW = re.compile(rb'<row r="(\d+)"')
+_ROWS_PER_WRITE = 500
+
+
+class CellStyles:
+    """Style ids (cellXfs indexes) for the streamed cells, registered in the workbook's own
+    stylesheet through a cell that is never placed on the sheet."""
+
+    def __init__(self, ws):
+        self._ws = ws
+        self._ids: dict[tuple, int] = {}
+        self._frozen = False
+
+    def freeze(self) -> None:
+        """No new style from here on: the stylesheet is about to be written."""
+        self._frozen = True
+
+    def id(self, *, font=None, alignment=None, number_format: str | None = None, border=None, fill=None) -> int:
+        key = (font, alignment, number_format, border, fill)
+        if key not in self._ids:
+            if self._frozen:      # a style made while rows stream would point past the stylesheet
+                raise RuntimeError("cell style registered after the workbook's styles were written")
+            cell = Cell(self._ws, row=1, column=1)       # detached: ws's cells are not touched
+            if font is not None:
+                cell.font = font
+            if alignment is not None:
+                cell.alignment = alignment
+            if number_format is not None:
+                cell.number_format = number_format
+            if border is not None:
+                cell.border = border
+            if fill is not None:
+                cell.fill = fill
+            self._ids[key] = cell.style_id
+        return self._ids[key]
+
+
+@dataclass
+class SheetBody:
+    """Rows for a sheet, from `first_row` down, column A on. Each row is a sequence of
+    (value, style id); None or "" writes no cell. `count` and `width` (rows and columns)
+    are known before writing, so the sheet's dimension is right from the start. Every style
+    the rows use must be registered in `styles` before saving."""
+
+    first_row: int
+    rows: Iterable[Sequence[tuple[object, int]]]
+    count: int
+    width: int
+    styles: CellStyles
+
+
+def _cell(ref: str, value: object, style: int, epoch) -> str:
+    s = f' s="{style}"' if style else ""
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            return ""
+        return f'<c r="{ref}"{s} t="n"><v>{value!r}</v></c>'
+    if isinstance(value, (datetime, date, time)):
+        return f'<c r="{ref}"{s} t="n"><v>{to_excel(value, epoch)!r}</v></c>'
+    text = _ILLEGAL.sub("\ufffd", str(value))
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
+
+
+def _row_xml(r: int, row: Sequence[tuple[object, int]], letters: Sequence[str], epoch) -> str:
+    cells = "".join(_cell(f"{letters[c]}{r}", v, s, epoch) for c, (v, s) in enumerate(row)
+                    if v is not None and v != "")
+    return f'<row r="{r}">{cells}</row>'
+
+
+def _write_body(dst: BinaryIO, sheet_xml: bytes, body: SheetBody, epoch) -> None:
+    last_row = body.first_row + body.count - 1
+    if body.count:
+        ref = f"A1:{col_letter(max(body.width, 1) - 1)}{last_row}"
+        sheet_xml = _DIMENSION.sub(f'<dimension ref="{ref}"/>'.encode(), sheet_xml, count=1)
+    if b"<sheetData/>" in sheet_xml or b"<sheetData />" in sheet_xml:
+        sheet_xml = re.sub(rb"<sheetData\s*/>", b"<sheetData></sheetData>", sheet_xml, count=1)
+    head, sep, tail = sheet_xml.partition(b"</sheetData>")
+    if not sep:
+        raise ValueError("sheet XML without sheetData")
+    written = [int(n) for n in _ROW.findall(head)]
+    if written and max(written) >= body.first_row:     # rows must rise through the sheet
+        raise ValueError(f"streamed rows start at {body.first_row}, the sheet already has row {max(written)}")
+    dst.write(head)
+    letters = [col_letter(c) for c in range(body.width)]
+    r, chunk = body.first_row, []
+    for row in body.rows:
+        if len(row) > body.width:
+            raise ValueError(f"row {r} has {len(row)} cells, the sheet was declared {body.width} wide")
+        chunk.append(_row_xml(r, row, letters, epoch))
+        r += 1
+        if len(chunk) == _ROWS_PER_WRITE:
+            dst.write("".join(chunk).encode("utf-8"))
+            chunk = []
+    dst.write("".join(chunk).encode("utf-8"))
+    if r - body.first_row != body.count:      # the dimension written above would be wrong
+        raise ValueError(f"{r - body.first_row} rows written, {body.count} declared")
+    dst.write(sep + tail)
+
+
+def save_with_bodies(wb, out: BinaryIO, bodies: Mapping[str, SheetBody]) -> None:
+    """Save `wb` to `out` with each named sheet's rows streamed after what openpyxl wrote there.
+    The rows must start below the sheet's last written row."""
+    for body in bodies.values():
+        body.styles.freeze()
+    saved = io.BytesIO()
+    wb.save(saved)
+    epoch = wb.epoch
+    with zipfile.ZipFile(saved) as src:
+        wb_xml = src.read("xl/workbook.xml")
+        rels = src.read("xl/_rels/workbook.xml.rels")
+        parts = dict(_workbook_parts(wb_xml, rels)[2])
+        by_part = {parts[title]: body for title, body in bodies.items()}
+        missing = set(bodies) - set(parts)
+        if missing:
+            raise KeyError(f"no such sheet: {sorted(missing)}")
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                body = by_part.get(info.filename)
+                if body is None:
+                    dst.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+                    continue
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with dst.open(info, "w") as f:      # no ZIP64: Excel asks to repair files that use it
+                    _write_body(f, data, body, epoch)
