@@ -6,7 +6,8 @@
 - templates: N blank templates (one per commune-level Đoàn nationally: 3,400) stamped by
   batn.pipeline.make_templates, in one process and on every core.
 - memory: peak RSS of `consolidate_inbox` (parent and its reader processes) on N filled
-  workbooks, for each N given, and the ratio of the largest to the smallest.
+  workbooks, for each N given, then of writing the consolidated workbook as well (the whole of
+  `batn consolidate --out`), and the ratios of the largest N to the smallest.
 - report: building the BÁO CÁO from a consolidated workbook and writing .docx and .txt.
 - google: reading an N-unit shared spreadsheet (one row per unit) through the local Sheets
   stand-in of tests/sheets_standin.py, with the number of API requests.
@@ -129,7 +130,8 @@ def _proc_status_mb(field: str) -> float | None:
 
 
 def _measure_memory(units: str, inbox: str) -> dict:
-    """Runs in a fresh interpreter: consolidate, then report own and children's peaks."""
+    """Runs in a fresh interpreter: consolidate, then report own and children's peaks; then write
+    the consolidated workbook (what `batn consolidate --out` does) and report the peak again."""
     from batn.catalogue import load_catalogue
     from batn.pipeline import consolidate_inbox, load_period, load_tree
 
@@ -138,10 +140,20 @@ def _measure_memory(units: str, inbox: str) -> dict:
     t = time.perf_counter()
     cons = consolidate_inbox(inbox, tree, cat, period)
     secs = time.perf_counter() - t
-    return {"seconds": secs, "files_per_s": (len(tree) - 1) / secs, "imports_mb": base,
-            "parent_peak_mb": _proc_status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "reader_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-            "sent": len(cons.sent)}
+    out = {"seconds": secs, "files_per_s": (len(tree) - 1) / secs, "imports_mb": base,
+           "parent_peak_mb": _proc_status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "reader_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+           "sent": len(cons.sent)}
+    # Imported only now, so that the consolidation's own peak does not include openpyxl and pandas.
+    from batn.xlsx.consolidated import write_consolidated
+
+    with tempfile.TemporaryDirectory(prefix="batn-mem-") as d:
+        t = time.perf_counter()
+        book = write_consolidated(cons, Path(d) / "tong_hop.xlsx")
+        out["workbook_s"] = time.perf_counter() - t
+        out["workbook_mb"] = book.stat().st_size / 1e6
+    out["with_workbook_peak_mb"] = _proc_status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
 
 
 def bench_memory(sizes: list[int], workdir: Path) -> dict:
@@ -241,12 +253,14 @@ def main(argv=None) -> int:
         for n, r in m.items():
             print(f"memory N={n}: {r['seconds']:.1f} s ({r['files_per_s']:.0f} files/s), parent peak "
                   f"{r['parent_peak_mb']:.0f} MB ({r['imports_mb']:.0f} MB before consolidating), readers' peak "
-                  f"{r['reader_peak_mb']:.0f} MB")
+                  f"{r['reader_peak_mb']:.0f} MB; then the consolidated workbook ({r['workbook_mb']:.1f} MB) "
+                  f"in {r['workbook_s']:.1f} s, peak {r['with_workbook_peak_mb']:.0f} MB")
         lo, hi = min(m), max(m)
         if lo != hi:
             ratio = m[hi]["parent_peak_mb"] / m[lo]["parent_peak_mb"]
             print(f"memory ratio N={hi} / N={lo}: {ratio:.2f} (parent), "
-                  f"{m[hi]['reader_peak_mb'] / m[lo]['reader_peak_mb']:.2f} (readers)")
+                  f"{m[hi]['reader_peak_mb'] / m[lo]['reader_peak_mb']:.2f} (readers), "
+                  f"{m[hi]['with_workbook_peak_mb'] / m[lo]['with_workbook_peak_mb']:.2f} (with the workbook written)")
     if args.report:
         results["report"] = r = bench_report(workdir)
         print(f"report from a 1,000-unit consolidation: workbook {r['consolidated_workbook_s']:.1f} s, "
