@@ -150,7 +150,7 @@ def _save(rows, width=None, first_row=2):
 
 
 def test_awkward_values_are_written_as_openpyxl_would_read_them():
-    values = ["  lề trái", "=1+1", "<a & b>", "dòng\nmới", "có \x01 ký tự", 2 ** 53, -0.1, 12.5, True,
+    values = ["  lề trái", "=1+1", "<a & b>", "dòng\nmới", "có \x01 ký tự" + os.fsdecode(b"\xff"), 2 ** 53, -0.1, 12.5, True,
               date(2024, 12, 20), datetime(2024, 12, 10, 9, 30), None, "cuối"]
     def rows(st):       # a date is a number under a date style, as in Excel
         when = st.id(number_format="dd/mm/yyyy hh:mm")
@@ -160,7 +160,7 @@ def test_awkward_values_are_written_as_openpyxl_would_read_them():
     ws = load_workbook(out)["Bảng"]
     got = [ws.cell(2, c).value for c in range(1, len(values) + 1)]
     expected = list(values)
-    expected[4] = "có \ufffd ký tự"                    # XML cannot carry it; shown, not dropped silently
+    expected[4] = "có \ufffd ký tự\ufffd"          # XML cannot carry them; shown, not dropped silently
     expected[9] = datetime(2024, 12, 20)              # a date cell reads back as a datetime at midnight
     assert got == expected
     assert ws.cell(2, 2).data_type == "s"              # text that looks like a formula stays text
@@ -197,3 +197,14 @@ def test_a_body_that_does_not_match_its_declaration_is_refused():
         _save([[(1, 0)]], first_row=1)
     with pytest.raises(ValueError, match="declared 1 wide"):
         _save([[(1, 0), (2, 0)]], width=1)
+
+
+def test_pandas_frames_hold_the_same_rows(consolidated):
+    from batn.tables import status_body, status_frame, summary_body, summary_frame
+
+    cons, _ = consolidated
+    frame = summary_frame(cons)
+    assert frame.astype(object).where(frame.notna(), None).values.tolist() == list(summary_body(cons, indent=""))
+    frame = status_frame(cons)
+    assert frame["code"].tolist() == list(cons.units) and frame["status"].tolist() == [u.status for u in cons.units.values()]
+    assert len(frame.columns) == len(STATUS_HEADER) and len(frame) == len(list(status_body(cons)))

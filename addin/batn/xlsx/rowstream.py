@@ -33,8 +33,9 @@ from .sheetxml import col_letter
 
 __all__ = ["CellStyles", "SheetBody", "save_with_bodies"]
 
-# Characters XML 1.0 cannot carry (openpyxl refuses them outright); shown as U+FFFD instead.
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Characters XML 1.0 cannot carry (openpyxl refuses them outright), and lone surrogates (a file
+# name that is not UTF-8, as Python decodes it): shown as U+FFFD instead of failing the workbook.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
 _ROW = re.compile(rb'<row r="(\d+)"')
 _ROWS_PER_WRITE = 500
