@@ -1,10 +1,11 @@
-"""Figures: the packed indicator -> figure mapping a consolidation keeps for every unit."""
+"""Figures and Narratives: the packed figures and text a consolidation keeps for every unit."""
 from __future__ import annotations
 
 import json
 import pickle
+import threading
 
-from batn.model import Figures
+from batn.model import Figures, Narratives, Submission, TextSpool
 from batn.rollup import keep_for_rollup
 
 INDEX = {"A": 0, "B": 1, "C": 2}
@@ -61,3 +62,60 @@ def test_counts_take_four_bytes_and_large_or_fractional_figures_eight():
     assert type(money["B"]) is int
     assert ratio._data.typecode == "d" and dict(ratio) == {"A": 12.5, "B": 1, "C": None}
     assert Figures.pack(INDEX, {"A": -(2 ** 31), "B": 0, "C": 0})._data.typecode == "d"   # the blank marker itself
+
+
+ROWS = {"mo_hinh": [("Tủ sách pháp luật điện tử", "Đoàn xã A", "Tốt"), ("Ngày thứ bảy tình nguyện", "", "")],
+        "kho_khan": [("Thiếu kinh phí =SUM(A1)\n  dòng hai ",)]}
+
+
+def test_narratives_read_back_what_was_packed_in_memory_and_spooled():
+    packed = Narratives.pack(ROWS)
+    spool = TextSpool()
+    spooled = packed.spooled(spool)
+    for n in (packed, spooled):
+        assert n == ROWS and dict(n.items()) == ROWS and list(n) == ["mo_hinh", "kho_khan"] and len(n) == 2
+        assert n["kho_khan"] == ROWS["kho_khan"] and n.get("guong") is None and "guong" not in n
+        n["mo_hinh"].append(("đổi", "", ""))                # a copy each time: nothing kept changes
+        assert n["mo_hinh"] == ROWS["mo_hinh"]
+    assert spooled._blob is None                             # the text is in the file, not in memory
+    assert Narratives.pack({"mo_hinh": []})._keys is Narratives.pack({"mo_hinh": [("x",)]})._keys
+
+
+def test_spooled_narratives_travel_as_bytes_and_many_share_one_spool():
+    spool = TextSpool()
+    many = [Narratives.pack({"guong": [(f"Nguyễn Văn {i}", f"Đoàn {i}", "x" * (i % 7))]}).spooled(spool)
+            for i in range(500)]
+    back = pickle.loads(pickle.dumps(many))
+    assert all(b._spool is None for b in back)               # another process cannot read our file
+    assert [b["guong"] for b in back] == [n["guong"] for n in many]
+    assert many[321]["guong"] == [("Nguyễn Văn 321", "Đoàn 321", "x" * (321 % 7))]
+
+
+def test_a_spool_is_read_while_it_is_written():
+    spool = TextSpool()
+    first = Narratives.pack(ROWS).spooled(spool)
+    errors = []
+
+    def read():
+        try:
+            for _ in range(200):
+                assert first == ROWS
+        except AssertionError as e:                          # pragma: no cover - the failure itself
+            errors.append(e)
+
+    t = threading.Thread(target=read)
+    t.start()
+    for i in range(200):
+        Narratives.pack({"mo_hinh": [(str(i),)]}).spooled(spool)
+    t.join()
+    assert not errors
+
+
+def test_keep_for_rollup_spools_the_text(cat2024):
+    spool = TextSpool()
+    sub = Submission("U1", "2024", "3tn-2024", {c: None for c in cat2024.codes}, dict(ROWS))
+    kept = keep_for_rollup(sub, cat2024, spool)
+    assert isinstance(kept.narratives, Narratives) and kept.narratives._spool is spool
+    assert kept.narratives == ROWS
+    empty = keep_for_rollup(Submission("U2", "2024", "3tn-2024", {}, {}), cat2024, spool)
+    assert dict(empty.narratives) == {}

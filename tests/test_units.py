@@ -64,7 +64,7 @@ def test_good_three_level_tree(tmp_path, fmt):
     assert tree.walk() == ["T", "RG", "RG.CD1", "RG.CD2", "CQD", "CQD_01"]
     assert tree.walk("RG") == ["RG", "RG.CD1", "RG.CD2"]
     assert [tree.depth(c) for c in ("T", "RG", "RG.CD2", "CQD_01")] == [0, 1, 2, 2]
-    assert tree.children["T"] == ["RG", "CQD"]
+    assert tree.children["T"] == ("RG", "CQD")
     rg = tree["RG"]
     assert rg == Unit("RG", "Đoàn phường Rạch Giá", "T", level="Đoàn cơ sở")
     assert tree["T"].parent is None

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .checks import Expectation
-from .model import Catalogue, Submission
+from .model import Catalogue, Submission, TextSpool
 from .rollup import keep_for_rollup
 
 PARALLEL_FROM = 64      # below this many files, starting processes costs more than it saves
@@ -43,14 +43,15 @@ def read_many(files: Sequence[Path], catalogue: Catalogue, expect: Expectation, 
         raise ValueError(f"Không có cách chạy '{engine}'; dùng local hoặc dask")
     workers = workers if workers is not None else (os.cpu_count() or 1)
     out: list[Submission] = []
+    spool = TextSpool()           # the units' narrative text waits on disk for the workbook
     if workers <= 1 or n < PARALLEL_FROM:
         for i, f in enumerate(files, start=1):
-            out.append(_same_source(keep_for_rollup(read_checked(f, catalogue, expect), catalogue), f))
+            out.append(_same_source(keep_for_rollup(read_checked(f, catalogue, expect), catalogue, spool), f))
             progress(i, n)
         return out
     with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(catalogue, expect)) as ex:
         for i, (f, sub) in enumerate(zip(files, ex.map(_read_one, files, chunksize=16)), start=1):
-            out.append(_same_source(keep_for_rollup(sub, catalogue), f))
+            out.append(_same_source(keep_for_rollup(sub, catalogue, spool), f))
             progress(i, n)
     return out
 
@@ -104,6 +105,7 @@ def _read_dask(files, catalogue, expect, scheduler, workers, progress) -> list[S
         # at most, however large the inbox (memory stays flat, as with the local pool).
         window = max(64, 32 * len(client.scheduler_info().get("workers", {}) or [1]))
         out: list[Submission | None] = [None] * len(files)
+        spool = TextSpool()
         index: dict[str, int] = {}
         pending = iter(enumerate(files))
 
@@ -120,7 +122,7 @@ def _read_dask(files, catalogue, expect, scheduler, workers, progress) -> list[S
         ac = as_completed(first)
         for fut in ac:
             i = index.pop(fut.key)
-            out[i] = _same_source(keep_for_rollup(fut.result(), catalogue), str(files[i]))
+            out[i] = _same_source(keep_for_rollup(fut.result(), catalogue, spool), str(files[i]))
             fut.release()
             done += 1
             progress(done, len(files))

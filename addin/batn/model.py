@@ -7,6 +7,10 @@ an Excel button, a Google Sheet or a scheduled script.
 from __future__ import annotations
 
 import math
+import pickle
+import sys
+import tempfile
+import threading
 from array import array
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field, replace
@@ -143,13 +147,15 @@ class UnitTree:
 
     def __init__(self, units: Iterable[Unit]):
         self.units: dict[str, Unit] = {u.code: u for u in units}
-        self.children: dict[str, list[str]] = {c: [] for c in self.units}
+        children: dict[str, list[str]] = {c: [] for c in self.units}
         roots = []
         for u in self.units.values():
             if u.parent:
-                self.children[u.parent].append(u.code)
+                children[u.parent].append(u.code)
             else:
                 roots.append(u.code)
+        # Tuples: read-only, and the leaves (most of a national tree) share the one empty tuple.
+        self.children: dict[str, tuple[str, ...]] = {c: tuple(k) for c, k in children.items()}
         self.root = roots[0] if roots else ""
 
     def __getitem__(self, code: str) -> Unit:
@@ -296,6 +302,101 @@ class Figures(MappingABC):
         """The same figures over `index` (an equal layout held elsewhere), so that thousands of
         them share one index."""
         return self if self._index is index else Figures(index, self._data)
+
+
+_NARRATIVE_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+class TextSpool:
+    """An anonymous temporary file holding the narrative rows of one consolidation's units.
+
+    Their text is data the consolidated workbook needs at the end (every mô hình and gương sent),
+    and in a national run it is most of what a unit weighs: on disk it costs the parent a few
+    bytes a unit. The file has no name, and goes when the last `Narratives` using it goes."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="batn-text-")
+        self._end = 0
+        self._lock = threading.Lock()        # a writer and a reader may share one spool
+
+    def put(self, blob: bytes) -> int:
+        """Store `blob`; returns where it starts."""
+        with self._lock:
+            at = self._end
+            self._file.seek(at)
+            self._file.write(blob)
+            self._end += len(blob)
+            return at
+
+    def get(self, at: int, size: int) -> bytes:
+        with self._lock:
+            self._file.flush()
+            self._file.seek(at)
+            data = self._file.read(size)
+        if len(data) != size:
+            raise OSError(f"text spool truncated: {len(data)} of {size} bytes at {at}")
+        return data
+
+
+class Narratives(MappingABC):
+    """List key -> rows of text (mô hình, gương, khó khăn, đề xuất), read-only, held as one bytes
+    blob (or in a `TextSpool`) until asked for.
+
+    A consolidation keeps every unit's rows until its workbook is written. As a dict of lists of
+    tuples of str that is about 1.4 KB for a unit's usual two or three rows, as one blob about a
+    third of that, and spooled about 100 bytes. Rows come back as a new list of tuples at each
+    access."""
+
+    __slots__ = ("_keys", "_blob", "_spool", "_at")
+
+    def __init__(self, keys: tuple[str, ...], blob: bytes | None, spool: TextSpool | None = None, at: int = 0):
+        # Every unit of a catalogue has the same few keys: one tuple for all of them.
+        self._keys = _NARRATIVE_KEYS.setdefault(keys, keys)
+        self._blob, self._spool, self._at = blob, spool, at
+
+    @classmethod
+    def pack(cls, narratives: Mapping[str, Iterable[Iterable[str]]]) -> "Narratives":
+        keys = tuple(sys.intern(k) for k in narratives)
+        rows = tuple(tuple(tuple(r) for r in narratives[k]) for k in keys)
+        return cls(keys, pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def spooled(self, spool: TextSpool) -> "Narratives":
+        """The same rows, their bytes moved to `spool` (`_at` = start * 2**32 + size)."""
+        blob = self._bytes()
+        return Narratives(self._keys, None, spool, spool.put(blob) << 32 | len(blob))
+
+    def _bytes(self) -> bytes:
+        if self._spool is None:
+            return self._blob                   # type: ignore[return-value]
+        return self._spool.get(self._at >> 32, self._at & 0xFFFFFFFF)
+
+    def _rows(self) -> tuple:
+        return pickle.loads(self._bytes())     # our own bytes, made by pack(): never a received file's
+
+    def __getitem__(self, key: str) -> list[tuple[str, ...]]:
+        try:
+            i = self._keys.index(key)
+        except ValueError:
+            raise KeyError(key) from None
+        return list(self._rows()[i])
+
+    def items(self):                            # one decoding for all keys, not one per key
+        return list(zip(self._keys, (list(rows) for rows in self._rows())))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
+    def __reduce__(self):                       # sent as bytes: a spool is this process's own file
+        return (Narratives, (self._keys, self._bytes()))
 
 
 @dataclass(slots=True)    # a consolidation keeps one per unit: no per-object __dict__

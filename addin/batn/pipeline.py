@@ -15,7 +15,7 @@ from . import layout as L
 from .actions import annotation_actions
 from .catalogue import load_catalogue
 from .checks import Expectation, check_submission
-from .model import Catalogue, Figures, Finding, Period, Submission, Unit, UnitTree
+from .model import Catalogue, Figures, Finding, Narratives, Period, Submission, Unit, UnitTree
 from .periods import load_period_config, parse_period
 from .report.context import ReportInput, build_report, load_settings
 from .report.document import ReportDocument
@@ -131,7 +131,7 @@ def read_checked(path: str | Path, catalogue: Catalogue, expect: Expectation, da
     sub.labels = {}
     sub.sheets = []
     sub.meta_cells = {}           # they only located the checks' findings, now made
-    sub.narratives = {k: rows for k, rows in sub.narratives.items() if rows}
+    sub.narratives = Narratives.pack({k: rows for k, rows in sub.narratives.items() if rows})
     sub.values = Figures.pack(catalogue.code_index, sub.values)   # 0.5 KB to send back, not 5 KB
     if not sub.is_total:          # a sent total keeps its cells: differences with children point at them
         sub.cells = {}

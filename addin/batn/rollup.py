@@ -15,7 +15,7 @@ from typing import Iterable, Mapping
 
 from .checks import Expectation, check_submission
 from .findings import finding
-from .model import Catalogue, Figures, Finding, Period, Severity, Submission, UnitTree
+from .model import Catalogue, Figures, Finding, Narratives, Period, Severity, Submission, TextSpool, UnitTree
 
 SENT = "đã nộp"
 MISSING = "chưa nộp"
@@ -46,9 +46,15 @@ class Consolidation:
     period: Period
     tree: UnitTree                      # the subtree being consolidated
     units: dict[str, UnitResult]        # in tree order (parent before children)
-    narratives: dict[str, list[tuple[str, tuple[str, ...]]]]  # key -> (unit name, row)
     findings: list[Finding]
     as_of: datetime
+
+    @property
+    def narratives(self) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+        """List key -> (unit name, row) over the tree; a unit's sent total carries its subtree's
+        rows. Built at each call from the units' packed rows, so that the consolidation does not
+        hold every unit's text twice: take it once per use."""
+        return _narratives(self.units, self.tree, self.catalogue)
 
     @property
     def root(self) -> UnitResult:
@@ -69,10 +75,11 @@ class Consolidation:
         return [u for u in self.expected if u.status != MISSING]
 
 
-def keep_for_rollup(sub: Submission, catalogue: Catalogue) -> Submission:
+def keep_for_rollup(sub: Submission, catalogue: Catalogue, spool: TextSpool | None = None) -> Submission:
     """A read and checked submission as the roll-up keeps it until the tables are written: its
-    figures packed (`Figures`), its repeated strings shared. A 10,000-unit consolidation then
-    holds about a tenth of what the submissions weighed as read."""
+    figures packed (`Figures`), its repeated strings shared, its narrative text packed and, with
+    a `spool`, moved to disk. A 10,000-unit consolidation then holds about a tenth of what the
+    submissions weighed as read."""
     index = catalogue.code_index
     if isinstance(sub.values, Figures) and sub.values.layout == index:   # one dict compare, in C
         sub.values = sub.values.with_index(index)
@@ -89,6 +96,9 @@ def keep_for_rollup(sub: Submission, catalogue: Catalogue) -> Submission:
         sub.meta_cells = _EMPTY       # type: ignore[assignment]
     if not sub.narratives:
         sub.narratives = _EMPTY       # type: ignore[assignment]
+    else:
+        packed = sub.narratives if isinstance(sub.narratives, Narratives) else Narratives.pack(sub.narratives)
+        sub.narratives = packed.spooled(spool) if spool is not None else packed   # type: ignore[assignment]
     if not sub.sheets:
         sub.sheets = ()               # type: ignore[assignment]
     if not sub.findings:
@@ -229,7 +239,7 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
         if r.status == MISSING:
             findings.append(finding("missing-unit", unit=r.code))
 
-    return Consolidation(catalogue, period, sub_tree, units, _narratives(units, sub_tree, catalogue), findings, as_of)
+    return Consolidation(catalogue, period, sub_tree, units, findings, as_of)
 
 
 def _narratives(units: dict[str, UnitResult], tree: UnitTree, catalogue: Catalogue):

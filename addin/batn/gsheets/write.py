@@ -200,9 +200,10 @@ def consolidated_rows(cons: Consolidation) -> tuple[list[list[object]], dict[str
     marks["units"] = len(rows) + 1
     rows += summary_rows(cons)
     marks["narratives"] = len(rows) + 2
+    narratives = cons.narratives
     for nl in cat.narratives:
         rows += [[], [nl.title], ["Đơn vị", *nl.columns]]
-        for unit_name, row in cons.narratives.get(nl.key, []):
+        for unit_name, row in narratives.get(nl.key, []):
             rows.append([unit_name, *row])
     return rows, marks
 

@@ -23,11 +23,11 @@ from .template import _define, build_template
 
 def _narrative_rows(cons: Consolidation) -> dict[str, list[tuple[str, ...]]]:
     """Each row keeps the unit that sent it: in its unit column, or in brackets after the text."""
-    out = {}
+    out, narratives = {}, cons.narratives
     for nl in cons.catalogue.narratives:
         unit_col = next((i for i, h in enumerate(nl.columns) if h.startswith("Đơn vị")), None)
         rows = []
-        for unit_name, row in cons.narratives.get(nl.key, []):
+        for unit_name, row in narratives.get(nl.key, []):
             row = list(row) + [""] * (len(nl.columns) - len(row))
             if unit_col is not None:
                 row[unit_col] = row[unit_col] or unit_name
