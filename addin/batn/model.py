@@ -407,7 +407,7 @@ class Submission:
     period: str
     catalogue: str
     values: dict[str, float | None]                     # code -> figure (None = left blank)
-    narratives: dict[str, list[tuple[str, ...]]]        # list key -> rows
+    narratives: dict[str, list[tuple[str, ...]]]        # list key -> rows (a packed Narratives once checked)
     source: str = ""                                    # file path or sheet URL
     sha256: str = ""
     received: float = 0.0                               # POSIX time the file was received (mtime)
