@@ -119,3 +119,13 @@ def test_keep_for_rollup_spools_the_text(cat2024):
     assert kept.narratives == ROWS
     empty = keep_for_rollup(Submission("U2", "2024", "3tn-2024", {}, {}), cat2024, spool)
     assert dict(empty.narratives) == {}
+
+
+def test_a_damaged_spool_is_reported_not_read_short():
+    import pytest
+
+    spool = TextSpool()
+    n = Narratives.pack(ROWS).spooled(spool)
+    spool._file.truncate(5)                                  # as if the temporary disk had failed
+    with pytest.raises(OSError, match="bị cắt cụt"):
+        dict(n.items())

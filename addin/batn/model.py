@@ -334,7 +334,8 @@ class TextSpool:
             self._file.seek(at)
             data = self._file.read(size)
         if len(data) != size:
-            raise OSError(f"text spool truncated: {len(data)} of {size} bytes at {at}")
+            raise OSError(f"Tệp tạm chứa chữ mô hình, gương… của bản tổng hợp bị cắt cụt: đọc được {len(data)}/{size} "
+                          "byte. Hãy kiểm tra chỗ trống của thư mục tạm rồi tổng hợp lại.")
         return data
 
 
