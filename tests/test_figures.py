@@ -5,6 +5,8 @@ import json
 import pickle
 import threading
 
+import pytest
+
 from batn.model import Figures, Narratives, Submission, TextSpool
 from batn.rollup import keep_for_rollup
 
@@ -122,8 +124,6 @@ def test_keep_for_rollup_spools_the_text(cat2024):
 
 
 def test_a_damaged_spool_is_reported_not_read_short():
-    import pytest
-
     spool = TextSpool()
     n = Narratives.pack(ROWS).spooled(spool)
     spool._file.truncate(5)                                  # as if the temporary disk had failed
