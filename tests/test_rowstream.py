@@ -208,3 +208,35 @@ def test_pandas_frames_hold_the_same_rows(consolidated):
     frame = status_frame(cons)
     assert frame["code"].tolist() == list(cons.units) and frame["status"].tolist() == [u.status for u in cons.units.values()]
     assert len(frame.columns) == len(STATUS_HEADER) and len(frame) == len(list(status_body(cons)))
+
+
+def test_narrative_lists_are_streamed_and_read_back_by_the_level_above(tmp_path):
+    """More rows than the blank template offers: the named input area grows to hold them all
+    (plus 5 spare, styled for typing), and the level above reads every row back by that name."""
+    from batn.xlsx.reader import read_submission
+
+    (tmp_path / "units.csv").write_text(UNITS, encoding="utf-8")
+    tree, cat, period = load_units(tmp_path / "units.csv"), load_catalogue("3tn-2024"), load_period("2024")
+    inbox = tmp_path / "inbox"
+    sent = {}
+    for code in ("A1", "A21", "B1"):
+        rows = [(f"Mô hình {code}-{i}", "", f"Kết quả <{i}> & tốt") for i in range(15)]
+        sent[code] = rows
+        path = write_template(inbox / f"{code}.xlsx", cat, tree[code], period, values=sample_values(cat, random.Random(1), 5),
+                              narratives={"mo_hinh": rows, "kho_khan": [(f"Khó khăn của {code}",)]})
+        os.utime(path, (datetime(2024, 12, 10).timestamp(),) * 2)
+    cons = consolidate_inbox(inbox, tree, cat, period)
+    out = write_consolidated(cons, tmp_path / "tong_hop.xlsx")
+
+    back = read_submission(out, cat)
+    assert back.narratives["mo_hinh"] == [(name, cons.tree[code].name, result)
+                                          for code in ("A1", "A21", "B1") for name, _, result in sent[code]]
+    assert back.narratives["kho_khan"] == [(f"Khó khăn của {c} ({cons.tree[c].name})",) for c in ("A1", "A21", "B1")]
+    wb = load_workbook(out)
+    sheet, ref = next(iter(wb.defined_names["BATN_MOHINH"].destinations))
+    assert ref == f"$B$4:$D${3 + 45 + 5}"                     # 45 rows sent, 5 spare
+    ws = wb[sheet]
+    assert ws.cell(4 + 45 + 4, 1).value == 50 and ws.cell(4 + 45 + 4, 2).value is None
+    spare = ws.cell(4 + 45 + 4, 2)
+    assert spare.protection.locked is False and spare.fill.fgColor.rgb.endswith("FFF2CC")   # still typeable
+    assert ws.cell(4, 2).alignment.wrap_text and ws.protection.sheet

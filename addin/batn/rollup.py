@@ -11,7 +11,7 @@ import sys
 from types import MappingProxyType
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from .checks import Expectation, check_submission
 from .findings import finding
@@ -55,6 +55,13 @@ class Consolidation:
         rows. Built at each call from the units' packed rows, so that the consolidation does not
         hold every unit's text twice: take it once per use."""
         return _narratives(self.units, self.tree, self.catalogue)
+
+    def iter_narratives(self, key: str) -> Iterator[tuple[str, tuple[str, ...]]]:
+        """(unit name, row) of one list, as `narratives[key]` gives them, decoded one unit at a
+        time: a writer can stream a national list without holding it."""
+        for name, narratives in _narrative_senders(self.units, self.tree):
+            for row in narratives.get(key) or ():
+                yield name, row
 
     @property
     def root(self) -> UnitResult:
@@ -242,9 +249,9 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
     return Consolidation(catalogue, period, sub_tree, units, findings, as_of)
 
 
-def _narratives(units: dict[str, UnitResult], tree: UnitTree, catalogue: Catalogue):
-    """Narrative rows with the unit's name attached; a unit's sent total carries its subtree's rows."""
-    out: dict[str, list[tuple[str, tuple[str, ...]]]] = {nl.key: [] for nl in catalogue.narratives}
+def _narrative_senders(units: dict[str, UnitResult], tree: UnitTree) -> Iterator[tuple[str, Mapping]]:
+    """(unit name, its narratives) in tree order; a unit's sent total carries its subtree's rows,
+    so the units below it are passed over."""
     skip: set[str] = set()
     for code in tree.walk():
         if code in skip:
@@ -255,7 +262,14 @@ def _narratives(units: dict[str, UnitResult], tree: UnitTree, catalogue: Catalog
             continue
         if sub.is_total and tree.children[code]:
             skip.update(tree.walk(code)[1:])
-        for key, rows in sub.narratives.items():
+        yield r.name, sub.narratives
+
+
+def _narratives(units: dict[str, UnitResult], tree: UnitTree, catalogue: Catalogue):
+    """Narrative rows with the unit's name attached; a unit's sent total carries its subtree's rows."""
+    out: dict[str, list[tuple[str, tuple[str, ...]]]] = {nl.key: [] for nl in catalogue.narratives}
+    for name, narratives in _narrative_senders(units, tree):
+        for key, rows in narratives.items():
             for row in rows:
-                out.setdefault(key, []).append((r.name, row))
+                out.setdefault(key, []).append((name, row))
     return out

@@ -1,13 +1,13 @@
 """The consolidated workbook: the root unit's template filled with totals (so it can be
 sent up as is), plus the per-unit summary, the submission status and the findings.
 
-The three long tables grow with the tree (a national run: 10,000 rows of 52 columns); their rows
-are streamed into the saved workbook (`rowstream`), so writing takes the same memory for a
-district and a nation."""
+The three long tables and the narrative lists grow with the tree (a national run: 10,000 rows of
+52 columns, and every mô hình and gương sent); their rows are streamed into the saved workbook
+(`rowstream`), so writing takes the same memory for a district and a nation."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from openpyxl.styles import Alignment, Font
 
@@ -18,24 +18,26 @@ from ..tables import (FINDINGS_HEADER, FINDINGS_WIDTHS, STATUS_HEADER, STATUS_WI
                       status_body, summary_body, summary_header, total_row)
 from .cells import header_row, put
 from .rowstream import CellStyles, SheetBody, save_with_bodies
-from .template import _define, build_template
+from .template import NarrativeRows, _define, build_template_streamed
 
 
-def _narrative_rows(cons: Consolidation) -> dict[str, list[tuple[str, ...]]]:
+def _narrative_rows(cons: Consolidation, nl) -> Iterator[tuple[str, ...]]:
     """Each row keeps the unit that sent it: in its unit column, or in brackets after the text."""
-    out, narratives = {}, cons.narratives
-    for nl in cons.catalogue.narratives:
-        unit_col = next((i for i, h in enumerate(nl.columns) if h.startswith("Đơn vị")), None)
-        rows = []
-        for unit_name, row in narratives.get(nl.key, []):
-            row = list(row) + [""] * (len(nl.columns) - len(row))
-            if unit_col is not None:
-                row[unit_col] = row[unit_col] or unit_name
-            else:
-                row[-1] = f"{row[-1]} ({unit_name})"
-            rows.append(tuple(row))
-        out[nl.key] = rows
-    return out
+    unit_col = next((i for i, h in enumerate(nl.columns) if h.startswith("Đơn vị")), None)
+    for unit_name, row in cons.iter_narratives(nl.key):
+        row = list(row) + [""] * (len(nl.columns) - len(row))
+        if unit_col is not None:
+            row[unit_col] = row[unit_col] or unit_name
+        else:
+            row[-1] = f"{row[-1]} ({unit_name})"
+        yield tuple(row)
+
+
+def _narrative_lists(cons: Consolidation) -> dict[str, NarrativeRows]:
+    """Every narrative list, counted first (the sheet's named range must know its size), then
+    streamed: one unit's text decoded at a time."""
+    return {nl.key: NarrativeRows(count=sum(1 for _ in cons.iter_narratives(nl.key)), rows=_narrative_rows(cons, nl))
+            for nl in cons.catalogue.narratives}
 
 
 def _indents(st: CellStyles, cons: Consolidation) -> dict[int, int]:
@@ -110,11 +112,11 @@ def _workbook(cons: Consolidation):
     """The openpyxl part (the root's template with totals, the long tables' headers) and the
     long tables' rows, which are streamed in when the workbook is saved."""
     root = cons.tree[cons.tree.root]
-    wb = build_template(cons.catalogue, root, cons.period, values=cons.totals,
-                        narratives=_narrative_rows(cons), kind=L.KIND_TOTAL,
-                        has_children=bool(cons.tree.children[root.code]))
-    bodies = {L.SUMMARY_SHEET: _summary_sheet(wb, cons), L.STATUS_SHEET: _status_sheet(wb, cons),
-              L.CHECK_SHEET: _findings_sheet(wb, cons)}
+    wb, bodies = build_template_streamed(cons.catalogue, root, cons.period, values=cons.totals,
+                                         narratives=_narrative_lists(cons), kind=L.KIND_TOTAL,
+                                         has_children=bool(cons.tree.children[root.code]))
+    bodies.update({L.SUMMARY_SHEET: _summary_sheet(wb, cons), L.STATUS_SHEET: _status_sheet(wb, cons),
+                   L.CHECK_SHEET: _findings_sheet(wb, cons)})
     return wb, bodies
 
 

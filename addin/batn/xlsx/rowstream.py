@@ -54,8 +54,9 @@ class CellStyles:
         """No new style from here on: the stylesheet is about to be written."""
         self._frozen = True
 
-    def id(self, *, font=None, alignment=None, number_format: str | None = None, border=None, fill=None) -> int:
-        key = (font, alignment, number_format, border, fill)
+    def id(self, *, font=None, alignment=None, number_format: str | None = None, border=None, fill=None,
+           protection=None) -> int:
+        key = (font, alignment, number_format, border, fill, protection)
         if key not in self._ids:
             if self._frozen:      # a style made while rows stream would point past the stylesheet
                 raise RuntimeError("cell style registered after the workbook's styles were written")
@@ -70,6 +71,8 @@ class CellStyles:
                 cell.border = border
             if fill is not None:
                 cell.fill = fill
+            if protection is not None:
+                cell.protection = protection
             self._ids[key] = cell.style_id
         return self._ids[key]
 
@@ -77,7 +80,7 @@ class CellStyles:
 @dataclass
 class SheetBody:
     """Rows for a sheet, from `first_row` down, column A on. Each row is a sequence of
-    (value, style id); None or "" writes no cell. `count` and `width` (rows and columns)
+    (value, style id); None or "" writes an empty cell with that style (none with style 0). `count` and `width` (rows and columns)
     are known before writing, so the sheet's dimension is right from the start. Every style
     the rows use must be registered in `styles` before saving."""
 
@@ -90,6 +93,8 @@ class SheetBody:
 
 def _cell(ref: str, value: object, style: int, epoch) -> str:
     s = f' s="{style}"' if style else ""
+    if value is None or value == "":
+        return f'<c r="{ref}"{s}/>' if style else ""        # an empty cell keeps its fill, border, lock
     if isinstance(value, bool):
         return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, (int, float)):
@@ -104,8 +109,7 @@ def _cell(ref: str, value: object, style: int, epoch) -> str:
 
 
 def _row_xml(r: int, row: Sequence[tuple[object, int]], letters: Sequence[str], epoch) -> str:
-    cells = "".join(_cell(f"{letters[c]}{r}", v, s, epoch) for c, (v, s) in enumerate(row)
-                    if v is not None and v != "")
+    cells = "".join(_cell(f"{letters[c]}{r}", v, s, epoch) for c, (v, s) in enumerate(row))
     return f'<row r="{r}">{cells}</row>'
 
 

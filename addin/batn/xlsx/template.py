@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from openpyxl import Workbook
 from openpyxl.formatting.rule import FormulaRule
@@ -23,6 +23,7 @@ from .. import layout as L
 from ..findings import _kinds
 from ..model import Catalogue, Indicator, Period, Rule, Unit
 from .cells import put
+from .rowstream import CellStyles, SheetBody
 
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")      # light yellow: type here
 SECTION_FILL = PatternFill("solid", fgColor="D9E1F2")
@@ -254,7 +255,35 @@ def _write_data_sheet(wb: Workbook, catalogue, unit, period, values, kind, has_c
     _protect(ws)
 
 
-def _write_narrative_sheet(wb: Workbook, nl, rows: Sequence[Sequence[object]] | None) -> None:
+@dataclass
+class NarrativeRows:
+    """A narrative list's rows to be streamed when the workbook is saved (a consolidation's,
+    thousands of them): how many there are, and an iterable that gives them once."""
+
+    count: int
+    rows: Iterable[Sequence[object]]
+
+
+# The input area's cells, as openpyxl attributes: "stt" numbers a row, "input" is where a clerk types.
+_NARRATIVE_STYLE = {
+    "stt": {"border": BOX},
+    "input": {"fill": INPUT_FILL, "protection": UNLOCKED, "border": BOX,
+              "alignment": Alignment(wrap_text=True, vertical="top")},
+}
+
+
+def _narrative_cells(nl, rows: Iterable[Sequence[object]], n_rows: int) -> Iterator[list[tuple[object, str]]]:
+    """The input area row by row: (value, style name) for column A (STT) and each column of the list."""
+    it = iter(rows)
+    for i in range(n_rows):
+        data = next(it, ())
+        yield [(i + 1, "stt"), *[(data[c] if c < len(data) else None, "input") for c in range(len(nl.columns))]]
+
+
+def _write_narrative_sheet(wb: Workbook, nl, rows: Sequence[Sequence[object]] | NarrativeRows | None) -> SheetBody | None:
+    """The sheet with its heading and an input area of at least NARRATIVE_ROWS rows (5 spare below
+    the filled ones). Rows given as `NarrativeRows` are returned as a body to stream; others are
+    written here."""
     ws = wb.create_sheet(nl.sheet)
     ws["A1"] = nl.title
     ws["A1"].font = Font(bold=True, size=12)
@@ -270,22 +299,25 @@ def _write_narrative_sheet(wb: Workbook, nl, rows: Sequence[Sequence[object]] | 
     ws.column_dimensions["A"].width = 6
     for c in range(2, len(headers) + 1):
         ws.column_dimensions[get_column_letter(c)].width = 70 if len(headers) == 2 else 38
-    rows = list(rows or [])
-    n_rows = max(L.NARRATIVE_ROWS, len(rows) + 5)
-    for i in range(n_rows):
-        r = 4 + i
-        ws.cell(r, 1, i + 1).border = BOX
-        data = rows[i] if i < len(rows) else ()
-        for c in range(2, len(headers) + 1):
-            cell = put(ws, r, c, data[c - 2] if c - 2 < len(data) else None)
-            cell.fill = INPUT_FILL
-            cell.protection = UNLOCKED
-            cell.border = BOX
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    streamed = isinstance(rows, NarrativeRows)
+    given = rows.count if isinstance(rows, NarrativeRows) else len(rows or [])
+    n_rows = max(L.NARRATIVE_ROWS, given + 5)
+    cells = _narrative_cells(nl, rows.rows if isinstance(rows, NarrativeRows) else (rows or []), n_rows)
     last_col = get_column_letter(len(headers))
     _define(wb, nl.name, ws.title, f"$B$4:${last_col}${3 + n_rows}")
     _print_setup(ws, "3:3")
     _protect(ws)
+    if streamed:
+        st = CellStyles(ws)
+        ids = {name: st.id(**style) for name, style in _NARRATIVE_STYLE.items()}
+        return SheetBody(first_row=4, rows=([(v, ids[k]) for v, k in row] for row in cells), count=n_rows,
+                         width=len(headers), styles=st)
+    for r, row in enumerate(cells, start=4):
+        for c, (value, style) in enumerate(row, start=1):
+            cell = put(ws, r, c, value)
+            for attr, v in _NARRATIVE_STYLE[style].items():
+                setattr(cell, attr, v)
+    return None
 
 
 def guide_heading(unit: Unit, period: Period) -> str:
@@ -324,14 +356,31 @@ def build_template(catalogue: Catalogue, unit: Unit, period: Period, *,
                    values: Mapping[str, object] | None = None,
                    narratives: Mapping[str, Sequence[Sequence[object]]] | None = None,
                    kind: str = L.KIND_OWN, has_children: bool = False) -> Workbook:
-    """One unit's workbook; with `values`/`narratives` it comes filled (demo, consolidated output)."""
+    """One unit's workbook; with `values`/`narratives` it comes filled (demo, tests)."""
+    wb, bodies = build_template_streamed(catalogue, unit, period, values=values, narratives=narratives,
+                                         kind=kind, has_children=has_children)
+    if bodies:
+        raise TypeError("narratives given as NarrativeRows need build_template_streamed")
+    return wb
+
+
+def build_template_streamed(catalogue: Catalogue, unit: Unit, period: Period, *,
+                            values: Mapping[str, object] | None = None,
+                            narratives: Mapping[str, Sequence[Sequence[object]] | NarrativeRows] | None = None,
+                            kind: str = L.KIND_OWN, has_children: bool = False
+                            ) -> tuple[Workbook, dict[str, SheetBody]]:
+    """`build_template`, where a narrative list given as `NarrativeRows` is not written but
+    returned as a body for `rowstream.save_with_bodies` (the consolidated workbook)."""
     wb = Workbook()
     _write_data_sheet(wb, catalogue, unit, period, values, kind, has_children)
+    bodies: dict[str, SheetBody] = {}
     for nl in catalogue.narratives:
-        _write_narrative_sheet(wb, nl, (narratives or {}).get(nl.key))
+        body = _write_narrative_sheet(wb, nl, (narratives or {}).get(nl.key))
+        if body is not None:
+            bodies[nl.sheet] = body
     _write_guide_sheet(wb, catalogue, unit, period)
     wb.active = 0
-    return wb
+    return wb, bodies
 
 
 def write_template(path: str | Path, catalogue: Catalogue, unit: Unit, period: Period, **kw) -> Path:
