@@ -54,25 +54,16 @@ class CellStyles:
         """No new style from here on: the stylesheet is about to be written."""
         self._frozen = True
 
-    def id(self, *, font=None, alignment=None, number_format: str | None = None, border=None, fill=None,
-           protection=None) -> int:
-        key = (font, alignment, number_format, border, fill, protection)
+    def id(self, **style) -> int:
+        """The id of a cell style given as openpyxl cell attributes: font, alignment, number_format,
+        border, fill, protection."""
+        key = tuple(sorted(style.items()))
         if key not in self._ids:
             if self._frozen:      # a style made while rows stream would point past the stylesheet
                 raise RuntimeError("cell style registered after the workbook's styles were written")
             cell = Cell(self._ws, row=1, column=1)       # detached: ws's cells are not touched
-            if font is not None:
-                cell.font = font
-            if alignment is not None:
-                cell.alignment = alignment
-            if number_format is not None:
-                cell.number_format = number_format
-            if border is not None:
-                cell.border = border
-            if fill is not None:
-                cell.fill = fill
-            if protection is not None:
-                cell.protection = protection
+            for attr, value in style.items():
+                setattr(cell, attr, value)
             self._ids[key] = cell.style_id
         return self._ids[key]
 

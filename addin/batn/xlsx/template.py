@@ -300,9 +300,9 @@ def _write_narrative_sheet(wb: Workbook, nl, rows: Sequence[Sequence[object]] | 
     for c in range(2, len(headers) + 1):
         ws.column_dimensions[get_column_letter(c)].width = 70 if len(headers) == 2 else 38
     streamed = isinstance(rows, NarrativeRows)
-    given = rows.count if isinstance(rows, NarrativeRows) else len(rows or [])
+    given, source = (rows.count, rows.rows) if isinstance(rows, NarrativeRows) else (len(rows or []), rows or [])
     n_rows = max(L.NARRATIVE_ROWS, given + 5)
-    cells = _narrative_cells(nl, rows.rows if isinstance(rows, NarrativeRows) else (rows or []), n_rows)
+    cells = _narrative_cells(nl, source, n_rows)
     last_col = get_column_letter(len(headers))
     _define(wb, nl.name, ws.title, f"$B$4:${last_col}${3 + n_rows}")
     _print_setup(ws, "3:3")
