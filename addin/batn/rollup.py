@@ -63,6 +63,14 @@ class Consolidation:
             for row in narratives.get(key) or ():
                 yield name, row
 
+    def narrative_counts(self) -> dict[str, int]:
+        """How many rows `iter_narratives` gives for each list, in one pass (one decoding a unit)."""
+        counts = dict.fromkeys((nl.key for nl in self.catalogue.narratives), 0)
+        for _, narratives in _narrative_senders(self.units, self.tree):
+            for key, rows in narratives.items():
+                counts[key] = counts.get(key, 0) + len(rows)
+        return counts
+
     @property
     def root(self) -> UnitResult:
         return self.units[self.tree.root]

@@ -253,9 +253,7 @@ class _LineNames(Sequence[str]):
     def __len__(self) -> int:
         return len(self.lines)
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [f"dòng {n}" for n in self.lines[i]]
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
         return f"dòng {self.lines[i]}"
 
 

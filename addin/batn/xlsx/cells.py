@@ -32,15 +32,28 @@ def header_row(ws, row: int, titles, widths=None) -> None:
     ws.freeze_panes = f"A{row + 1}"          # a coordinate: ws.cell() would create an empty cell there
 
 
-def findings_sheet(wb, findings, title: str) -> None:
-    """The "Kết quả kiểm tra" sheet: one row per finding, lỗi first."""
+def finding_alignment(col: int) -> Alignment:
+    """A cell of "Kết quả kiểm tra" (1-based column): the message (column 7) wraps; all read from the top."""
+    return Alignment(wrap_text=col == 7, vertical="top")
+
+
+def findings_sheet_head(wb, title: str):
+    """The "Kết quả kiểm tra" sheet with its header and widths, replacing one of that name."""
+    from ..tables import FINDINGS_HEADER, FINDINGS_WIDTHS
+
     if title in wb.sheetnames:
         del wb[title]
     ws = wb.create_sheet(title)
-    from ..tables import FINDINGS_HEADER, FINDINGS_WIDTHS, findings_rows
-
     header_row(ws, 1, FINDINGS_HEADER, list(FINDINGS_WIDTHS))
+    return ws
+
+
+def findings_sheet(wb, findings, title: str) -> None:
+    """The "Kết quả kiểm tra" sheet: one row per finding, lỗi first."""
+    from ..tables import findings_rows
+
+    ws = findings_sheet_head(wb, title)
     for i, row in enumerate(findings_rows(findings), start=2):
         for c, v in enumerate(row, start=1):
             if v != "":
-                put(ws, i, c, v).alignment = Alignment(wrap_text=c == 7, vertical="top")
+                put(ws, i, c, v).alignment = finding_alignment(c)

@@ -14,9 +14,9 @@ from openpyxl.styles import Alignment, Font
 from .. import layout as L
 from ..rollup import Consolidation
 from ..safeio import atomic_path
-from ..tables import (FINDINGS_HEADER, FINDINGS_WIDTHS, STATUS_HEADER, STATUS_WIDTHS, findings_rows, sent_line,
+from ..tables import (FINDINGS_HEADER, STATUS_HEADER, STATUS_WIDTHS, findings_rows, sent_line,
                       status_body, summary_body, summary_header, total_row)
-from .cells import header_row, put
+from .cells import finding_alignment, findings_sheet_head, header_row, put
 from .rowstream import CellStyles, SheetBody, save_with_bodies
 from .template import NarrativeRows, _define, build_template_streamed
 
@@ -36,8 +36,8 @@ def _narrative_rows(cons: Consolidation, nl) -> Iterator[tuple[str, ...]]:
 def _narrative_lists(cons: Consolidation) -> dict[str, NarrativeRows]:
     """Every narrative list, counted first (the sheet's named range must know its size), then
     streamed: one unit's text decoded at a time."""
-    return {nl.key: NarrativeRows(count=sum(1 for _ in cons.iter_narratives(nl.key)), rows=_narrative_rows(cons, nl))
-            for nl in cons.catalogue.narratives}
+    counts = cons.narrative_counts()
+    return {nl.key: NarrativeRows(count=counts[nl.key], rows=_narrative_rows(cons, nl)) for nl in cons.catalogue.narratives}
 
 
 def _indents(st: CellStyles, cons: Consolidation) -> dict[int, int]:
@@ -95,15 +95,14 @@ def _status_sheet(wb, cons: Consolidation) -> SheetBody:
 
 
 def _findings_sheet(wb, cons: Consolidation) -> SheetBody:
-    ws = wb.create_sheet(L.CHECK_SHEET)
-    header_row(ws, 1, FINDINGS_HEADER, list(FINDINGS_WIDTHS))
+    ws = findings_sheet_head(wb, L.CHECK_SHEET)
     st = CellStyles(ws)
-    top, wrap = st.id(alignment=Alignment(vertical="top")), st.id(alignment=Alignment(wrap_text=True, vertical="top"))
+    styles = [st.id(alignment=finding_alignment(c)) for c in range(1, len(FINDINGS_HEADER) + 1)]
     body = findings_rows(cons.findings)
 
     def rows():
         for row in body:
-            yield [(v if v != "" else None, wrap if c == 6 else top) for c, v in enumerate(row)]
+            yield [(v if v != "" else None, 0 if v == "" else styles[c]) for c, v in enumerate(row)]
 
     return SheetBody(first_row=2, rows=rows(), count=len(body), width=len(FINDINGS_HEADER), styles=st)
 

@@ -109,8 +109,7 @@ def _write_body(dst: BinaryIO, sheet_xml: bytes, body: SheetBody, epoch) -> None
     if body.count:
         ref = f"A1:{col_letter(max(body.width, 1) - 1)}{last_row}"
         sheet_xml = _DIMENSION.sub(f'<dimension ref="{ref}"/>'.encode(), sheet_xml, count=1)
-    if b"<sheetData/>" in sheet_xml or b"<sheetData />" in sheet_xml:
-        sheet_xml = re.sub(rb"<sheetData\s*/>", b"<sheetData></sheetData>", sheet_xml, count=1)
+    sheet_xml = re.sub(rb"<sheetData\s*/>", b"<sheetData></sheetData>", sheet_xml, count=1)   # an empty sheet
     head, sep, tail = sheet_xml.partition(b"</sheetData>")
     if not sep:
         raise ValueError("sheet XML without sheetData")
