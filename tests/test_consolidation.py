@@ -11,6 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+from batn.xlsx.package import stamp_saved_time
 from batn import layout as L
 from batn.catalogue import load_catalogue
 from batn.cli import app
@@ -49,7 +50,7 @@ def world(tmp_path):
         path = write_template(inbox / (name or f"{code}.xlsx"), cat, tree[code], period, values=values,
                               has_children=bool(tree.children[code]), **kw)
         when = when or datetime(2024, 12, 10, 9, 0)
-        os.utime(path, (when.timestamp(), when.timestamp()))
+        stamp_saved_time(path, when)
         sent[code] = values
         return path
 

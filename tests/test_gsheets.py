@@ -20,6 +20,7 @@ pytest.importorskip("gspread")
 from gspread.exceptions import APIError  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
+from batn.xlsx.package import stamp_saved_time
 from batn import layout as L  # noqa: E402
 from batn.catalogue import load_catalogue  # noqa: E402
 from batn.demo import sample_narratives, sample_values  # noqa: E402
@@ -248,7 +249,7 @@ def hundred(tmp_path_factory, cat, period):
         path = write_template(inbox / f"{c}.xlsx", cat, tree[c], period, values=f["values"],
                               narratives=f["narratives"], has_children=bool(tree.children[c]),
                               kind=L.KIND_TOTAL if c == "DK_100" else L.KIND_OWN)
-        os.utime(path, (sent_at, sent_at))
+        stamp_saved_time(path, datetime.fromtimestamp(sent_at))
     xlsx = consolidate_inbox(inbox, tree, cat, period, as_of=AS_OF)
 
     with SheetsStandIn() as standin:

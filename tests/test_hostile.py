@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 import random
 import shutil
 import sys
@@ -32,6 +33,7 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 import hostile as H
+from batn.xlsx.package import stamp_saved_time
 from batn import layout as L
 from batn.checks import Expectation
 from batn.cli import app
@@ -328,7 +330,7 @@ def _good_files(world, folder: Path) -> list[Path]:
         p = write_template(folder / f"{code}.xlsx", world["cat"], tree[code], world["period"],
                            values=sample_values(world["cat"], random.Random(seed), 15),
                            narratives={"mo_hinh": [(f"Mô hình của {code}", tree[code].name, "Tốt")]})
-        os.utime(p, (H.RECEIVED, H.RECEIVED))
+        stamp_saved_time(p, datetime.fromtimestamp(H.RECEIVED))
         out.append(p)
     return out
 

@@ -12,6 +12,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font
 from python_calamine import CalamineWorkbook
 
+from batn.xlsx.package import stamp_saved_time
 from batn import layout as L
 from batn.catalogue import load_catalogue
 from batn.demo import sample_values
@@ -47,7 +48,7 @@ def consolidated(tmp_path_factory):
                              ("B1", on_time, "B1_cu.xlsx"), ("B1", on_time + timedelta(hours=2), None)]:
         path = write_template(inbox / (name or f"{code}.xlsx"), cat, tree[code], period,
                               values=sample_values(cat, rng, 20), has_children=bool(tree.children[code]))
-        os.utime(path, (when.timestamp(), when.timestamp()))
+        stamp_saved_time(path, when)
     (inbox / "hong.xlsx").write_bytes(b"PK\x03\x04 not a zip")
     cons = consolidate_inbox(inbox, tree, cat, period)
     return cons, write_consolidated(cons, tmp / "tong_hop.xlsx")
@@ -224,7 +225,7 @@ def test_narrative_lists_are_streamed_and_read_back_by_the_level_above(tmp_path)
         sent[code] = rows
         path = write_template(inbox / f"{code}.xlsx", cat, tree[code], period, values=sample_values(cat, random.Random(1), 5),
                               narratives={"mo_hinh": rows, "kho_khan": [(f"Khó khăn của {code}",)]})
-        os.utime(path, (datetime(2024, 12, 10).timestamp(),) * 2)
+        stamp_saved_time(path, datetime(2024, 12, 10))
     cons = consolidate_inbox(inbox, tree, cat, period)
     out = write_consolidated(cons, tmp_path / "tong_hop.xlsx")
 

@@ -30,6 +30,7 @@ from docx import Document
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+from batn.xlsx.package import stamp_saved_time
 from batn.catalogue import load_catalogue
 from batn.demo import sample_values
 from batn.ledger import Ledger
@@ -69,7 +70,7 @@ def _values(cat, period: str, code: str) -> dict:
 
 
 def _stamp(path: Path, when: datetime) -> None:
-    os.utime(path, (when.timestamp(), when.timestamp()))
+    stamp_saved_time(path, when)     # what the sender's Excel records on save
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ pytest.importorskip("gspread")
 
 import requests  # noqa: E402
 
+from batn.xlsx.package import stamp_saved_time
 from batn.catalogue import load_catalogue  # noqa: E402
 from batn.demo import sample_values  # noqa: E402
 from batn.gsheets import layout as G  # noqa: E402
@@ -105,7 +106,7 @@ def world(tmp_path):
     tree = load_units(ws / "don_vi.csv")
     p = write_template(ws / "hop_thu" / "BaoCao_CD_B.xlsx", cat, tree["CD_B"], period, values=_values(cat, 2))
     sent = (DEADLINE - timedelta(days=5)).timestamp()
-    os.utime(p, (sent, sent))
+    stamp_saved_time(p, datetime.fromtimestamp(sent))
     with SheetsStandIn() as standin:
         pem = _pem(standin)
         (ws / "khoa.json").write_text(json.dumps({

@@ -10,12 +10,13 @@ import random
 import re
 import unicodedata
 import zipfile
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
 
+from batn.xlsx.package import stamp_saved_time
 from batn.actions import COLOURS, MarkCell, WriteFindingsSheet, annotation_actions
 from batn.checks import Expectation
 from batn.demo import sample_values
@@ -594,7 +595,13 @@ def test_annotate_file(make_filled, valid_values, cat2024, expect, tmp_path):
     assert [r[1] for r in listed] == ["lỗi", "lỗi", "cảnh báo"]
     assert {(r[4], r[5], r[6]) for r in listed} == {(f.cell, f.indicator, f.message) for f in fc.findings}
 
-    # the annotated copy is still a good batn workbook with the same findings
+    # untouched, the annotated copy is batn's own: named as skipped, never read as the unit's report
+    again = check(out, expect)
+    assert [(f.kind, f.severity) for f in again.findings] == [("skipped-file", WARNING)]
+    assert "bản tô màu" in again.findings[0].message and not again.submission.unit
+    # once the unit corrects it and saves it again (Excel records a new save time), it is a report,
+    # still a good batn workbook with the same findings
+    stamp_saved_time(out, datetime.now() + timedelta(minutes=5))
     again = check(out, expect)
     assert sorted((f.kind, f.cell) for f in again.findings) == sorted((f.kind, f.cell) for f in fc.findings)
 

@@ -6,7 +6,6 @@ the demo shows what batn does with them.
 """
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -88,8 +87,10 @@ class DemoResult:
 
 
 def _stamp(path: Path, when: datetime) -> None:
-    ts = when.timestamp()
-    os.utime(path, (ts, ts))
+    """The demo's units 'sent' their files at `when`: saved then, as Excel records it in the file."""
+    from .xlsx.package import stamp_saved_time
+
+    stamp_saved_time(path, when)
 
 
 def fill_inbox(tree: UnitTree, catalogue: Catalogue, period: Period, inbox: Path, seed: int = 2026,

@@ -4,6 +4,7 @@ The templates live in templates/messages.yaml so a province can reword them.
 """
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 import yaml
@@ -20,9 +21,17 @@ def _kinds() -> dict[str, dict]:
 def finding(kind: str, *, severity: Severity | None = None, file: str = "", unit: str = "",
             indicator: str = "", cell: str = "", **fields: object) -> Finding:
     spec = _kinds()[kind]
-    message = spec["message"].format(unit=unit, file=file, cell=cell, indicator=indicator, **fields)
+    # NFC: text typed on a Mac or a phone arrives decomposed (NFD); every output shows it composed
+    message = unicodedata.normalize("NFC", spec["message"].format(unit=unit, file=file, cell=cell,
+                                                                  indicator=indicator, **fields))
     return Finding(kind, severity or Severity(spec["severity"]), message,
                    file=file, unit=unit, indicator=indicator, cell=cell)
+
+
+def breaks(f: Finding) -> bool:
+    """True for a kind that makes a whole file unusable when a valid one of the same unit exists
+    (`breaks: true` in messages.yaml): a broken structure, error values, words where figures belong."""
+    return bool(_kinds().get(f.kind, {}).get("breaks"))
 
 
 def count(findings, severity: Severity) -> int:

@@ -20,6 +20,7 @@ NAME_STATUS = "BATN_STATUS"      # the self-check cell "Số lỗi: N"
 NAME_SENT = "BATN_SENT"          # consolidated workbooks: units that sent a report
 NAME_EXPECTED = "BATN_EXPECTED"  # consolidated workbooks: units expected to report
 NAME_AS_OF = "BATN_AS_OF"        # consolidated workbooks: when the consolidation ran
+NAME_ANNOTATED = "BATN_ANNOTATED"  # the coloured copy `validate --annotate` writes: never an input
 
 METADATA_NAMES = {NAME_UNIT: "mã đơn vị", NAME_PERIOD: "kỳ báo cáo", NAME_CATALOG: "bộ chỉ tiêu"}
 

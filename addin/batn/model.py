@@ -30,6 +30,11 @@ class Severity(str, Enum):
 # Indicator kinds, as in the product owner's specification.
 KINDS = ("count", "turns", "people", "money", "ratio_num", "ratio_den")
 
+# No figure is read above this (2**53, about 9 triệu tỷ): every whole number up to it is exact in
+# a double, and the sums of a national tree of them stay far from overflowing. A catalogue's
+# ceilings (`Catalogue.ceiling`) are lower still.
+MAX_FIGURE = 2 ** 53
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -66,6 +71,7 @@ class Indicator:
     kind: str
     pair: str | None = None
     rules: tuple[Rule, ...] = ()
+    max: int | None = None  # the catalogue's `max:` for this indicator; None = its kind's ceiling
 
     @property
     def is_money(self) -> bool:
@@ -100,6 +106,7 @@ class Catalogue:
     phrases: Mapping[str, str]          # section key -> jinja2 text
     ratios: tuple[tuple[str, str], ...]  # (numerator code, denominator code)
     report: Mapping[str, object] = field(default_factory=dict)  # title, subject, opening ...
+    ceilings: Mapping[str, int] = field(default_factory=dict)   # kind -> largest plausible figure
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_code", {i.code: i for i in self.indicators})
@@ -119,6 +126,13 @@ class Catalogue:
     @property
     def codes(self) -> list[str]:
         return [i.code for i in self.indicators]
+
+    def ceiling(self, ind: Indicator) -> int:
+        """The largest plausible figure of `ind`: its own `max`, else its kind's; above it a figure
+        is a lỗi (`implausible-value`) and is not summed."""
+        if ind.max is not None:
+            return ind.max
+        return self.ceilings.get(ind.kind, MAX_FIGURE)
 
     def in_section(self, key: str) -> list[Indicator]:
         return [i for i in self.indicators if i.section == key]
@@ -255,7 +269,7 @@ class Figures(MappingABC):
             if code not in index or isinstance(v, bool) or not (v is None or isinstance(v, (int, float))):
                 return dict(values)              # not a figure of this catalogue: keep it as it is
             if isinstance(v, int):
-                if abs(v) > 2 ** 53:
+                if abs(v) > MAX_FIGURE:
                     return dict(values)
                 whole = whole and _INT_MIN < v <= _INT_MAX
             elif isinstance(v, float):
@@ -400,6 +414,12 @@ class Narratives(MappingABC):
         return (Narratives, (self._keys, self._bytes()))
 
 
+# Where a submission's time of receipt comes from, most trusted first: the save time the workbook
+# records itself (docProps/core.xml), the time batn's ledger first saw the file, and last the file
+# system's modification time, which a copy, a USB stick or a download rewrites.
+SAVED_IN_FILE, FIRST_SEEN, FILE_TIME = "saved", "first-seen", "file-time"
+
+
 @dataclass(slots=True)    # a consolidation keeps one per unit: no per-object __dict__
 class Submission:
     """What one unit sent for one period, whatever the door it came through."""
@@ -411,7 +431,8 @@ class Submission:
     narratives: dict[str, list[tuple[str, ...]]]        # list key -> rows (a packed Narratives once checked)
     source: str = ""                                    # file path or sheet URL
     sha256: str = ""
-    received: float = 0.0                               # POSIX time the file was received (mtime)
+    received: float = 0.0                               # POSIX time the file was received (see received_from)
+    received_from: str = ""                             # what `received` is: SAVED_IN_FILE, FIRST_SEEN or FILE_TIME
     cells: dict[str, str] = field(default_factory=dict)  # code -> "Sheet!D12"
     meta_cells: dict[str, str] = field(default_factory=dict)  # BATN_UNIT/PERIOD/CATALOG -> "Sheet!C5"
     findings: list[Finding] = field(default_factory=list)  # found while reading

@@ -22,7 +22,7 @@ from .report.document import ReportDocument
 from .resources import templates_dir
 from .rollup import Consolidation, consolidate, expectation_for
 from .units import load_units
-from .xlsx.reader import find_workbooks, read_named_values, read_submission
+from .xlsx.reader import list_inbox, read_named_values, read_submission
 
 Progress = Callable[[int, int], None]
 
@@ -109,8 +109,8 @@ def annotate_file(check: FileCheck, dst: str | Path | None = None) -> Path | Non
     from .findings import finding
     from .xlsx.annotate import apply_to_xlsx
 
-    if any(f.kind == "unreadable-file" for f in check.findings):
-        return None
+    if any(f.kind in ("unreadable-file", "skipped-file") for f in check.findings):
+        return None           # nothing to colour, or batn's own annotated copy (never annotated again)
     if check.path.suffix.lower() not in ANNOTATABLE:
         check.findings.append(finding("annotate-failed", file=str(check.path), reason="chỉ tô màu được tệp .xlsx"))
         return None
@@ -148,11 +148,13 @@ def consolidate_inbox(inbox: str | Path, tree: UnitTree, catalogue: Catalogue, p
     Dask cluster (`scheduler` address, or a local cluster) and rolls up here."""
     from .engines import read_many
 
-    files = [str(f) for f in find_workbooks(inbox)]     # str: a tenth of a Path's memory, ×10,000 files
+    files, skipped = list_inbox(inbox)     # str paths: a tenth of a Path's memory, ×10,000 files
     expect = expectation_for(tree, catalogue, period)
     subs = read_many(files, catalogue, expect, engine=engine, workers=workers, scheduler=scheduler,
                      progress=progress)
-    return consolidate(subs, tree, catalogue, period, root=root, as_of=as_of, checked=True)
+    cons = consolidate(subs, tree, catalogue, period, root=root, as_of=as_of, checked=True)
+    cons.findings[:0] = skipped            # every file of the inbox is read or named
+    return cons
 
 
 def report_input_from_workbook(path: str | Path, tree: UnitTree | None = None,

@@ -14,8 +14,8 @@ from datetime import date, datetime, time
 from typing import Iterable, Iterator, Mapping
 
 from .checks import Expectation, check_submission
-from .findings import finding
-from .model import Catalogue, Figures, Finding, Narratives, Period, Severity, Submission, TextSpool, UnitTree
+from .findings import breaks, finding
+from .model import FILE_TIME, Catalogue, Figures, Finding, Narratives, Period, Severity, Submission, TextSpool, UnitTree
 
 SENT = "đã nộp"
 MISSING = "chưa nộp"
@@ -129,18 +129,25 @@ def _add(a: float | int | None, b: float | int | None) -> float | int | None:
         return b
     if b is None:
         return a
-    return a + b
+    s = a + b
+    # Figures are read under their ceilings, so no sum of a national tree comes near overflowing;
+    # should a float sum still be infinite, the total is left blank rather than written as "inf".
+    return s if s - s == 0 else None
 
 
 def _usable(sub: Submission, catalogue: Catalogue) -> dict[str, float | int | None]:
-    """Figures that count: unreadable cells are already None; negative or fractional ones, and those
-    read through a name moved onto another indicator's row, are left out."""
+    """Figures that count: unreadable cells are already None; negative, fractional or implausible
+    ones (above the catalogue's ceiling), and those read through a name moved onto another
+    indicator's row, are left out."""
     bad = _left_out(sub)
     return {c: (None if c in bad else sub.values.get(c)) for c in catalogue.codes}
 
 
+_NOT_SUMMED = frozenset({"negative", "fractional", "implausible-value", "name-moved"})
+
+
 def _left_out(sub: Submission) -> set[str]:
-    return {f.indicator for f in sub.findings if f.kind in ("negative", "fractional", "name-moved")}
+    return {f.indicator for f in sub.findings if f.kind in _NOT_SUMMED}
 
 
 def pick_submissions(subs: Iterable[Submission], tree: UnitTree, root: str) -> tuple[dict[str, list[Submission]], list[Finding]]:
@@ -158,10 +165,27 @@ def pick_submissions(subs: Iterable[Submission], tree: UnitTree, root: str) -> t
             by_unit.setdefault(s.unit, []).append(s)
     for code, lst in by_unit.items():
         lst.sort(key=lambda s: (s.received, s.source), reverse=True)
-        if len(lst) > 1:
+        if len(lst) < 2:
+            continue
+        # A newer file that cannot be used (broken structure, error values or words where figures
+        # belong) never erases the unit's earlier valid one: that one stands, and both are named.
+        good = next((i for i, s in enumerate(lst) if not broken(s)), 0)
+        if good:
+            used = lst.pop(good)
+            lst.insert(0, used)
+            newer = lst[1:good + 1]
+            notes.append(finding("newer-file-broken", file=used.source, unit=code, used=used.source,
+                                 newer=", ".join(s.source for s in newer),
+                                 why=next(f.message for f in newer[0].findings if breaks(f))))
+        else:
             notes.append(finding("duplicate-unit", file=lst[0].source, unit=code, count=len(lst),
                                  used=lst[0].source, ignored=", ".join(s.source for s in lst[1:])))
     return by_unit, notes
+
+
+def broken(sub: Submission) -> bool:
+    """A submission whose figures cannot be trusted as a whole (see `breaks` in messages.yaml)."""
+    return any(breaks(f) for f in sub.findings)
 
 
 def expectation_for(tree: UnitTree, catalogue: Catalogue, period: Period) -> Expectation:
@@ -182,7 +206,9 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
             s.findings = check_submission(s, catalogue, expect)
         findings.extend(s.findings)
     # A file for the wrong period or catalogue is reported but never summed.
-    wrong = {"wrong-period", "wrong-catalogue", "unknown-unit", "unreadable-file", "not-a-template"}
+    # A file with a unit code but a broken sheet still takes part: a valid earlier file of the unit
+    # then stands (pick_submissions); a file with no unit code is never anyone's.
+    wrong = {"wrong-period", "wrong-catalogue", "unknown-unit", "not-a-template", "skipped-file"}
     usable = [s for s in all_subs if not any(f.kind in wrong for f in s.findings)]
     by_unit, notes = pick_submissions(usable, tree, root)
     findings.extend(notes)
@@ -239,6 +265,9 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
             r.status = ROOT if r.submission is None else SENT
         if r.status == COVERED or r.submission is None:
             continue
+        if r.submission.received_from == FILE_TIME and (r.deadline or r.ignored):
+            findings.append(finding("received-time-guessed", file=r.submission.source, unit=code,
+                                    received=f"{datetime.fromtimestamp(r.submission.received):%H:%M %d/%m/%Y}"))
         if r.errors:
             r.status = HAS_ERRORS
         elif r.deadline and datetime.fromtimestamp(r.submission.received) > datetime.combine(r.deadline, time.max):

@@ -1,7 +1,10 @@
-"""Writing outputs so that a crash never leaves a half-written file: temp file, then rename."""
+"""Files in and out safely: outputs never half-written (temp file, then rename); inputs read only
+when they are regular files, without blocking, within a size limit."""
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,3 +40,60 @@ def atomic_save_workbook(wb, path: str | Path) -> None:
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8", newline="\n")
+
+
+# ---------------------------------------------------------------- reading what an inbox holds
+
+class NotARegularFile(OSError):
+    """A FIFO, device, socket or folder where a file was expected; the message is Vietnamese."""
+
+
+class FileTooLarge(OSError):
+    """More bytes than the caller's limit; `size` is what the file system says (or limit + 1)."""
+
+    def __init__(self, size: int, limit: int):
+        super().__init__(f"{size} > {limit}")
+        self.size, self.limit = size, limit
+
+
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, said for a clerk."""
+    if stat.S_ISFIFO(mode):
+        return "ống dẫn dữ liệu (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "cổng kết nối (socket)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "tệp thiết bị của hệ điều hành"
+    if stat.S_ISDIR(mode):
+        return "thư mục"
+    return "không phải tệp thông thường"
+
+
+def read_regular(path: str | Path, limit: int) -> tuple[bytes, os.stat_result]:
+    """The bytes of a regular file, at most `limit` of them, and its stat.
+
+    Opened without blocking (a FIFO named x.xlsx would otherwise wait for a writer forever) and
+    judged on what was opened (fstat), not on a stat taken before: a name swapped for a FIFO or
+    a device between the two cannot slip through. A device such as /dev/zero is never read.
+    Raises NotARegularFile, FileTooLarge or the OSError of the open."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0) \
+        | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotARegularFile(errno.EINVAL, kind_of(st.st_mode))
+        if st.st_size > limit:
+            raise FileTooLarge(st.st_size, limit)
+        chunks, got = [], 0
+        while True:                       # a file still growing is cut at limit + 1 and refused
+            chunk = os.read(fd, min(1 << 20, limit + 1 - got))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+            if got > limit:
+                raise FileTooLarge(got, limit)
+        return b"".join(chunks), st
+    finally:
+        os.close(fd)

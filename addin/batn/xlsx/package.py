@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import posixpath
+import time
+from datetime import datetime, timezone
 from functools import lru_cache
 import re
 import struct
@@ -59,6 +62,7 @@ class Package:
     shared: bytes | None = None                 # xl/sharedStrings.xml, when the file has one
     styles: bytes | None = None                 # xl/styles.xml: which cell styles show dates
     is1904: bool = False                        # dates counted from 1904 (old Mac Excel)
+    saved_at: float | None = None               # when the file was last saved, as the file itself records it
 
 
 def sniff(path: Path, data: bytes | None = None) -> str:
@@ -94,7 +98,15 @@ def _ole_is_encrypted(path: Path, data: bytes | None = None) -> bool:
 
 def check_zip_limits(z: zipfile.ZipFile) -> None:
     total = 0
+    seen: set[str] = set()
     for info in z.infolist():
+        # Part names are case-insensitive (OPC). Two parts of one name: Excel and batn might each
+        # read a different one, so nobody can say which figures the unit meant.
+        key = info.filename.casefold()
+        if key in seen:
+            raise Unreadable(f"tệp nén có hai phần cùng tên “{info.filename}”: không biết phần nào là thật "
+                             f"(tệp đã bị sửa bằng công cụ khác Excel); hãy mở bằng Excel, lưu lại rồi gửi lại")
+        seen.add(key)
         total += info.file_size
         if info.file_size > MAX_PART_BYTES:
             # A repetitive text compresses well too: the ratio only says which kind of "too large" it is.
@@ -198,7 +210,10 @@ def open_package(path: Path, data: bytes | None = None) -> Package:
             check_zip_limits(z)
             members = set(z.NameToInfo)
             if "mimetype" in members and b"opendocument.spreadsheet" in z.read("mimetype"):
-                return Package("ods")
+                pkg = Package("ods")
+                if "meta.xml" in members:
+                    pkg.saved_at = saved_time(read_part(z, "meta.xml", data), _ODS_DATE)
+                return pkg
             if "xl/workbook.bin" in members:
                 raise Unreadable("tệp Excel dạng nhị phân (.xlsb) chưa được hỗ trợ; hãy lưu lại dạng .xlsx")
             if "xl/workbook.xml" not in members:
@@ -217,6 +232,8 @@ def open_package(path: Path, data: bytes | None = None) -> Package:
                                             b"<sst")
             if "xl/styles.xml" in members:
                 pkg.styles = guard_part_xml(read_part(z, "xl/styles.xml", data), "xl/styles.xml", b"<styleSheet")
+            if "docProps/core.xml" in members:
+                pkg.saved_at = saved_time(read_part(z, "docProps/core.xml", data), _CORE_MODIFIED)
     except zipfile.BadZipFile:
         raise Unreadable("tệp nén bị hỏng hoặc bị cắt cụt (không phải tệp .xlsx hợp lệ)") from None
     except RuntimeError as e:        # zipfile: "File ... is encrypted, password required"
@@ -370,3 +387,72 @@ def formula_risk(formula: str) -> str:
     if _EXTERNAL.search(formula):
         return "liên kết tới tệp hoặc địa chỉ bên ngoài"
     return ""
+
+
+# ---------------------------------------------------------------- when the file was saved
+# Excel, LibreOffice and WPS rewrite docProps/core.xml (dcterms:modified, W3CDTF) on every save, and
+# an .ods its meta.xml (dc:date). Unlike the file system's modification time, a copy, a USB stick or
+# a download from Zalo or e-mail does not change it: it says when the unit saved its report.
+_CORE_MODIFIED = re.compile(rb"<dcterms:modified\b[^>]*>\s*([^<]{10,40}?)\s*</dcterms:modified>")
+_ODS_DATE = re.compile(rb"<dc:date>\s*([^<]{10,40}?)\s*</dc:date>")
+EARLIEST_SAVE = datetime(2000, 1, 1).timestamp()
+FUTURE_SLACK_S = 2 * 86400      # a sender's clock a day or two ahead is believed; further is not
+
+
+def saved_time(xml: bytes, pattern: re.Pattern, now: float | None = None) -> float | None:
+    """The save time a package part records, as POSIX seconds; None when absent or implausible
+    (before 2000, or days in the future: a wrong clock). A time without a zone is local time,
+    as LibreOffice writes it."""
+    m = pattern.search(xml[:65536])
+    if not m:
+        return None
+    text = m.group(1).decode("ascii", "replace").strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)          # nanoseconds (LibreOffice) -> microseconds
+    try:
+        ts = datetime.fromisoformat(text).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
+    limit = (time.time() if now is None else now) + FUTURE_SLACK_S
+    return ts if EARLIEST_SAVE <= ts <= limit else None
+
+
+def annotation_mark(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_untouched_annotation(pkg: "Package", mark_name: str) -> bool:
+    """True for an annotated copy as batn wrote it: its mark still equals its save time. A copy the
+    unit has corrected and saved again is its new report."""
+    mark = pkg.names.get(mark_name)
+    if mark is None:
+        return False
+    when = saved_time(f"<dcterms:modified>{mark.strip(chr(34))}</dcterms:modified>".encode(), _CORE_MODIFIED)
+    return when is not None and when == pkg.saved_at
+
+
+def stamp_saved_time(path: str | Path, when: datetime) -> None:
+    """Write `when` as the workbook's save time (docProps/core.xml) and as its file time: what
+    Excel does on save. batn stamps the files it fills itself (demo, tests) this way, so that a
+    copy of them keeps the time they were 'sent'."""
+    path = Path(path)
+    stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    buf = io.BytesIO()
+    try:       # a file that is not a sound package (a broken one planted on purpose) keeps its bytes
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
+            if "docProps/core.xml" not in src.NameToInfo:
+                raise zipfile.BadZipFile("no core.xml")
+            for info in src.infolist():
+                body = src.read(info.filename)
+                if info.filename == "docProps/core.xml":
+                    body = _CORE_MODIFIED.sub(
+                        lambda m: m.group(0)[:m.start(1) - m.start(0)] + stamp + m.group(0)[m.end(1) - m.start(0):],
+                        body)
+                dst.writestr(info, body)
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError):
+        pass
+    else:
+        path.write_bytes(buf.getvalue())
+    ts = when.timestamp()
+    os.utime(path, (ts, ts))

@@ -8,11 +8,13 @@ bad file: problems become findings.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 from functools import cached_property, lru_cache
 import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +24,11 @@ from python_calamine import CalamineWorkbook
 from .. import layout as L
 from ..catalogue import CatalogueError, load_catalogue
 from ..findings import finding
-from ..model import Catalogue, Submission
+from ..model import FILE_TIME, SAVED_IN_FILE, Catalogue, Submission
 from ..numbers import parse_figure
-from .package import MAX_FILE_BYTES, CellFacts, Package, Unreadable, cell_facts, formula_risk, open_package
+from ..safeio import FileTooLarge, NotARegularFile, kind_of, read_regular
+from .package import (MAX_FILE_BYTES, CellFacts, Package, Unreadable, cell_facts, formula_risk,
+                      is_untouched_annotation, open_package)
 from .sheetxml import NotPlain, SharedStrings, date_styles, read_sheet
 from .sheetxml import col_index as _col_index, col_letter as _col_letter
 
@@ -238,29 +242,40 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None, *, dat
     sub = Submission(unit="", period="", catalogue="", values={}, narratives={}, source=name)
     try:
         if data is None:
-            st = path.stat()
+            try:    # read once: hashed here, unzipped from memory; never a FIFO, device or folder
+                data, st = read_regular(path, MAX_FILE_BYTES)
+            except FileTooLarge as e:
+                raise Unreadable(_too_large(e.size)) from None
+            except NotARegularFile as e:
+                raise Unreadable(f"đây không phải tệp bảng tính mà là {e.strerror}; batn không đọc") from None
             sub.received = st.st_mtime
-            if st.st_size > MAX_FILE_BYTES:
-                raise Unreadable(_too_large(st.st_size))
-            data = path.read_bytes()        # read once: hashed here, unzipped from memory
         else:
             sub.received = received or 0.0
             if len(data) > MAX_FILE_BYTES:
                 raise Unreadable(_too_large(len(data)))
+        sub.received_from = FILE_TIME
         sub.sha256 = hashlib.sha256(data).hexdigest()
         pkg = open_package(path, data)
+        if pkg.saved_at is not None:
+            sub.received, sub.received_from = pkg.saved_at, SAVED_IN_FILE
+        if is_untouched_annotation(pkg, L.NAME_ANNOTATED):
+            sub.findings.append(finding("skipped-file", file=name, reason=ANNOTATED_COPY))
+            return sub
+        if not is_spreadsheet_name(name):
+            sub.findings.append(finding("extension-mismatch", file=name,
+                                        what=KIND_WORDS.get(pkg.kind, "sổ tính")))
         if pkg.kind != "xlsx":
             return _read_by_position(sub, pkg, CalamineWorkbook.from_filelike(io.BytesIO(data)), catalogue)
         sub.sheets = pkg.sheets
         grid = XmlGrid(path, pkg, data)
     except Unreadable as e:
-        sub.findings.append(finding("unreadable-file", file=name, reason=str(e)))
+        sub.findings.append(_unreadable(name, str(e)))
         return sub
     except OSError as e:
-        sub.findings.append(finding("unreadable-file", file=name, reason=e.strerror or str(e)))
+        sub.findings.append(_unreadable(name, os_reason(e)))
         return sub
     except Exception as e:  # calamine's own errors for corrupt content
-        sub.findings.append(finding("unreadable-file", file=name, reason=calamine_reason(e)))
+        sub.findings.append(_unreadable(name, calamine_reason(e)))
         return sub
 
     _block_risky_cells(sub, path, pkg, grid)
@@ -268,6 +283,36 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None, *, dat
               extra_checks=lambda cat: (_note_package(sub, pkg),
                                         _check_input_cells(sub, path, pkg, grid, pkg.names, cat)))
     return sub
+
+
+# What a file named like a spreadsheet is expected to be. A file with another name (a report saved
+# without its extension by a mail client, "BaoCao.xlsx.pdf"...) is still opened and recognised by its
+# content; when it is not a workbook it is listed as skipped, not as a broken report.
+SPREADSHEET_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods", ".xlsb", ".xltx", ".xltm", ".csv")
+KIND_WORDS = {"xlsx": "sổ tính Excel (.xlsx)", "xls": "sổ tính Excel cũ (.xls)", "ods": "sổ tính LibreOffice (.ods)"}
+ANNOTATED_COPY = "đây là bản tô màu do batn ghi khi kiểm tra (bản sao của một báo cáo), không phải báo cáo gửi lên"
+
+
+def is_spreadsheet_name(name: str) -> bool:
+    return name.lower().endswith(SPREADSHEET_EXTENSIONS)
+
+
+def _unreadable(name: str, reason: str):
+    """A file named like a spreadsheet that cannot be read is a broken report (lỗi); any other file
+    that is not a workbook was never one: it is named as skipped, with the reason."""
+    if is_spreadsheet_name(name):
+        return finding("unreadable-file", file=name, reason=reason)
+    return finding("skipped-file", file=name, reason=f"không phải sổ tính ({reason})")
+
+
+def os_reason(e: OSError) -> str:
+    """An operating system's refusal, said in Vietnamese (never "[Errno 2] No such file or directory")."""
+    words = {errno.ENOENT: "không tìm thấy tệp (có thể đã bị xóa hoặc đổi tên)",
+             errno.EACCES: "không có quyền đọc tệp", errno.EPERM: "không có quyền đọc tệp",
+             errno.EISDIR: "đây là một thư mục, không phải tệp", errno.ELOOP: "liên kết trỏ vòng quanh",
+             errno.ENXIO: "đây là cổng kết nối (socket) hoặc thiết bị, không phải tệp",
+             errno.ENAMETOOLONG: "tên tệp quá dài", errno.EIO: "lỗi đọc ổ đĩa"}
+    return words.get(e.errno or 0, "hệ điều hành không cho đọc tệp")
 
 
 def _too_large(size: int) -> str:
@@ -585,14 +630,58 @@ def read_named_values(path: str | Path, keys) -> dict[str, object]:
 
 
 def find_workbooks(folder: str | Path) -> list[Path]:
-    """Every spreadsheet file under `folder`, skipping Office lock files ("~$x.xlsx")."""
-    out = []
-    for root, _dirs, files in os.walk(folder):
-        for f in files:
-            # Office lock files, hidden files, and the annotated copies `batn validate --annotate` writes
-            if f.startswith(("~$", ".~lock", ".")) or ".kiem-tra." in f:
-                continue
-            # .xlsb, templates and .csv are listed too, so that they are reported rather than skipped
-            if f.lower().endswith((".xlsx", ".xlsm", ".xls", ".ods", ".xlsb", ".xltx", ".xltm", ".csv")):
-                out.append(Path(root) / f)
-    return sorted(out)
+    """Every file under `folder` that batn will open (see `list_inbox`)."""
+    return [Path(f) for f in list_inbox(folder)[0]]
+
+
+# Files that are never a unit's report, recognised by name alone: what Office and the desktop leave.
+_LOCK_FILE = ("~$", ".~lock.")
+_DESKTOP_FILES = {".ds_store", "thumbs.db", "desktop.ini", ".directory"}
+
+
+def list_inbox(folder: str | Path) -> tuple[list[str], list]:
+    """Every file under `folder`: the ones to open (sorted paths, as str), and a `skipped-file`
+    finding for each one that is not opened, with its reason. Nothing in an inbox goes unmentioned:
+    a file with no or another extension is opened and judged by its content; batn's own annotated
+    copies are recognised by the mark inside them, not by their name. Folders, links to folders,
+    FIFOs, devices and sockets are named; none of them is ever opened here."""
+    files: list[str] = []
+    skipped = []
+
+    def skip(path: str, reason: str) -> None:
+        skipped.append(finding("skipped-file", file=path, reason=reason))
+
+    def walk_error(e: OSError) -> None:
+        skip(e.filename or str(folder), f"không đọc được thư mục: {os_reason(e)}")
+
+    for root, dirs, names in os.walk(folder, onerror=walk_error):
+        for d in list(dirs):
+            p = os.path.join(root, d)
+            if os.path.islink(p):
+                skip(p, "liên kết tới một thư mục khác; batn không đọc theo liên kết")
+                dirs.remove(d)
+            elif is_spreadsheet_name(d):
+                skip(p, "đây là thư mục mang tên bảng tính, không phải tệp (các tệp bên trong vẫn được đọc)")
+        dirs.sort()
+        for f in names:
+            p = os.path.join(root, f)
+            low = f.lower()
+            if f.startswith(_LOCK_FILE):
+                skip(p, "tệp khóa tạm của Excel/LibreOffice khi một báo cáo đang được mở; không phải báo cáo")
+            elif low in _DESKTOP_FILES or f.startswith("._"):
+                skip(p, "tệp hệ thống do máy tính tự tạo; không phải báo cáo")
+            elif f.startswith("."):
+                skip(p, "tệp ẩn (tên bắt đầu bằng dấu chấm); nếu là báo cáo, hãy đổi tên cho khỏi dấu chấm")
+            else:
+                try:
+                    mode = os.lstat(p).st_mode
+                except OSError as e:
+                    skip(p, os_reason(e))
+                    continue
+                if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+                    files.append(p)       # a link is opened without blocking and judged on what it reaches
+                else:
+                    skip(p, f"đây không phải tệp mà là {kind_of(mode)}; batn không đọc")
+    files.sort()
+    skipped.sort(key=lambda x: x.file)
+    return files, skipped
