@@ -3,8 +3,9 @@
     python scripts/import_catalog.py ../shared/catalogs/3tn-2024.csv > /tmp/indicators.yaml
 
 The output is the `indicators:` list of a catalogue YAML; sections, narrative
-lists and report phrases are written by hand around it (see templates/catalogs/).
-Codes are kept exactly; rules are checked by the same parser the catalogue loader uses.
+lists, the ceilings by kind (`ceilings:`) and report phrases are written by hand around it
+(see templates/catalogs/). Codes are kept exactly; rules are checked by the same parser the
+catalogue loader uses, and an optional `max` column (an indicator's own ceiling) by its reader.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 
 import yaml
 
-from batn.catalogue import parse_rule_spec, rule_spec
+from batn.catalogue import parse_ceiling, parse_rule_spec, rule_spec
 
 
 def indicators_from_csv(path: str) -> list[dict]:
@@ -31,6 +32,8 @@ def indicators_from_csv(path: str) -> list[dict]:
                 item["pair"] = row["pair"].strip()
             if row.get("rule", "").strip():
                 item["rules"] = [rule_spec(parse_rule_spec(row["rule"]))]
+            if (row.get("max") or "").strip():
+                item["max"] = parse_ceiling(row["max"].strip(), f"{item['code']}: max")
             out.append(item)
     return out
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .model import KINDS, Catalogue, Indicator, NarrativeList, Rule, Section, Severity
+from .model import KINDS, MAX_FIGURE, Catalogue, Indicator, NarrativeList, Rule, Section, Severity
 from .resources import templates_dir
 
 
@@ -32,6 +32,44 @@ DEFAULT_NARRATIVES = (
     NarrativeList("de_xuat", "Đề xuất, kiến nghị", "ĐỀ XUẤT, KIẾN NGHỊ",
                   ("Nội dung",), "BATN_DEXUAT"),
 )
+
+# The largest plausible figure of each indicator kind, for a catalogue without `ceilings:` (the
+# shipped ones carry the same numbers, where a province may change them). Even a national total
+# stays under these: Việt Nam has about 10^8 people, and 10^15 đồng is a million tỷ.
+DEFAULT_CEILINGS = {
+    "count": 10 ** 9,
+    "turns": 10 ** 11,
+    "people": 10 ** 9,
+    "ratio_num": 10 ** 9,
+    "ratio_den": 10 ** 9,
+    "money": 10 ** 15,
+}
+
+
+def parse_ceiling(value: object, what: str) -> int:
+    """A ceiling as written in the YAML: a whole number from 1 to MAX_FIGURE (1_000_000_000 and
+    1.0e+9 are read as numbers by YAML; "1.000.000.000" as text is accepted too)."""
+    if isinstance(value, str) and value.replace(".", "").replace("_", "").strip().isdigit():
+        value = int(value.replace(".", "").replace("_", ""))
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_FIGURE:
+        raise CatalogueError(f"{what}: mức tối đa phải là số nguyên từ 1 đến {MAX_FIGURE:,}, không phải "
+                             f"{value!r}".replace(",", "."))
+    return value
+
+
+def _ceilings(data: object) -> dict[str, int]:
+    if data is None:
+        return dict(DEFAULT_CEILINGS)
+    if not isinstance(data, dict):
+        raise CatalogueError("ceilings: phải là bảng “loại chỉ tiêu: mức tối đa”")
+    unknown = [k for k in data if k not in KINDS]
+    if unknown:
+        raise CatalogueError(f"ceilings: loại chỉ tiêu không hợp lệ: {', '.join(map(str, unknown))} "
+                             f"(các loại: {', '.join(KINDS)})")
+    return {**DEFAULT_CEILINGS, **{k: parse_ceiling(v, f"ceilings.{k}") for k, v in data.items()}}
+
 
 _RULE_PATTERNS = (
     # "<= CODE [lỗi]"
@@ -105,6 +143,7 @@ def catalogue_from_dict(data: dict[str, Any], where: str = "") -> Catalogue:
                 kind=row["kind"],
                 pair=row.get("pair") or None,
                 rules=tuple(parse_rule_spec(r) for r in row.get("rules") or ()),
+                max=parse_ceiling(row["max"], f"{row['code']}: max") if row.get("max") is not None else None,
             )
             if ind.kind not in KINDS:
                 raise CatalogueError(f"{ind.code}: loại chỉ tiêu '{ind.kind}' không hợp lệ")
@@ -137,6 +176,7 @@ def catalogue_from_dict(data: dict[str, Any], where: str = "") -> Catalogue:
             phrases=data.get("phrases") or {},
             ratios=ratios,
             report=data.get("report") or {},
+            ceilings=_ceilings(data.get("ceilings")),
         )
     except KeyError as e:
         raise CatalogueError(f"{where}: thiếu khoá {e} trong tệp bộ chỉ tiêu") from e

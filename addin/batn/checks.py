@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from . import layout as L
 from .findings import finding
 from .model import Catalogue, Finding, Submission, UnitTree
+from .numbers import readable as _fmt
 
 
 @dataclass(frozen=True)
@@ -21,17 +22,6 @@ class Expectation:
     period: str | None = None
     catalogue: str | None = None
     units: UnitTree | None = None
-
-
-def _fmt(v: object) -> str:
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    if isinstance(v, int):
-        return f"{v:,}".replace(",", ".")
-    if isinstance(v, float):
-        whole, _, frac = f"{v:,.6f}".rstrip("0").partition(".")
-        return whole.replace(",", ".") + ("," + frac if frac else "")
-    return str(v)
 
 
 def check_values(sub: Submission, catalogue: Catalogue) -> list[Finding]:
@@ -45,7 +35,11 @@ def check_values(sub: Submission, catalogue: Catalogue) -> list[Finding]:
         if v < 0:
             out.append(finding("negative", indicator=ind.code, cell=cell, label=ind.label, value=_fmt(v), **loc))
             continue
-        if not float(v).is_integer():
+        if not v <= catalogue.ceiling(ind):          # NaN too, from a door that let one through
+            out.append(finding("implausible-value", indicator=ind.code, cell=cell, label=ind.label, value=_fmt(v),
+                               limit=f"{_fmt(catalogue.ceiling(ind))} {ind.unit}", **loc))
+            continue
+        if isinstance(v, float) and not v.is_integer():
             out.append(finding("fractional", indicator=ind.code, cell=cell, label=ind.label, value=_fmt(v), **loc))
             continue
         for rule in ind.rules:

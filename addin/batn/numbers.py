@@ -10,14 +10,23 @@ Both readings are plausible, so we do not guess: the cell is reported as
 `ambiguous-number` (lỗi) and left out of the totals until the clerk types 1644
 or 1.644. A comma followed by a group that is not three digits ("12,5") is
 unambiguous (a decimal), and so are several comma groups ("1,234,567").
+
+No figure is larger than `MAX_FIGURE` (2**53, about 9 triệu tỷ): a cell beyond it (a 400-digit
+text, 1.7e308, infinity) is reported as `number-too-large` (lỗi) and read as blank, so that no
+later sum, conversion to float or database column can overflow. The catalogue's ceilings by
+indicator kind, much lower, are checked with the other rules in `batn.checks`.
 """
 from __future__ import annotations
 
 import math
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from .model import MAX_FIGURE
 
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009]+")
 # number part, then an optional unit noun made of letters and spaces ("lượt", "đêm văn nghệ")
@@ -41,7 +50,13 @@ _UNREAD_MAGNITUDE = {"trăm", "chục", "vạn"}
 class Parsed:
     value: float | int | None   # None when blank or unreadable
     problem: str = ""           # "" | "not-a-number" | "ambiguous-number" | "date-in-number" | "boolean-in-number"
-    raw: str = ""
+    raw: str = ""               #    | "number-too-large"
+
+
+# More digits than this before the decimal mark and the text is not converted at all (Python
+# refuses int() of 4,300 digits, and float() of 400 gives infinity): far above MAX_FIGURE.
+_MAX_DIGITS = 30
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
 def _whole(x: float) -> float | int:
@@ -49,14 +64,25 @@ def _whole(x: float) -> float | int:
 
 
 def parse_figure(cell: object) -> Parsed:
-    """Turn one cell's content into a figure, or say why it cannot be one."""
+    """Turn one cell's content into a figure, or say why it cannot be one. Never raises, and
+    never gives a figure beyond MAX_FIGURE, infinity or NaN."""
+    parsed = _parse(cell)
+    v = parsed.value
+    if v is not None and not -MAX_FIGURE <= v <= MAX_FIGURE:
+        return Parsed(None, "number-too-large", readable(v))
+    return parsed
+
+
+def _parse(cell: object) -> Parsed:
     if cell is None:
         return Parsed(None)
     if isinstance(cell, bool):
         return Parsed(None, "boolean-in-number", "ĐÚNG" if cell else "SAI")
     if isinstance(cell, (int, float)):
-        if isinstance(cell, float) and (math.isnan(cell) or math.isinf(cell)):
-            return Parsed(None, "not-a-number", str(cell))
+        if isinstance(cell, float) and math.isnan(cell):
+            return Parsed(None, "not-a-number", readable(cell))
+        if isinstance(cell, float) and math.isinf(cell) or isinstance(cell, int) and abs(cell) > MAX_FIGURE:
+            return Parsed(None, "number-too-large", readable(cell))    # before _whole: float(10**400) raises
         return Parsed(_whole(cell))
     if isinstance(cell, (datetime, date, time, timedelta)):
         return Parsed(None, "date-in-number", str(cell))
@@ -80,6 +106,10 @@ def parse_figure(cell: object) -> Parsed:
 
 
 def _number(num: str, text: str) -> Parsed:
+    whole = num.split(",")[0] if _VN_DECIMAL.match(num) else num
+    digits = "".join(ch for ch in whole if ch.isdigit()).lstrip("0")
+    if len(digits) > _MAX_DIGITS:
+        return Parsed(None, "number-too-large", _scientific(Decimal(digits), num.startswith("-")))
     if _PLAIN.match(num):
         return Parsed(int(num), raw=text)
     if _THOUSANDS_DOT.match(num) or _THOUSANDS_COMMA.match(num):
@@ -89,3 +119,50 @@ def _number(num: str, text: str) -> Parsed:
     if _VN_DECIMAL.match(num):
         return Parsed(_whole(float(num.replace(".", "").replace(",", "."))), raw=text)
     return Parsed(None, "not-a-number", text)
+
+
+def readable(v: object) -> str:
+    """A figure as a clerk reads it in a message: 1234567 -> "1.234.567", 12.5 -> "12,5"; one of
+    more than 16 digits in powers of ten with its digit count (never "1e+400"); infinity and NaN
+    in words."""
+    if isinstance(v, float):
+        if v != v:
+            return "giá trị không xác định (NaN)"
+        if math.isinf(v):
+            return "vô cùng lớn" if v > 0 else "âm vô cùng"
+        if v.is_integer():
+            v = int(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        if abs(v) < 10 ** 16:
+            return f"{v:,}".replace(",", ".")
+        return _scientific(Decimal(abs(v)), v < 0)
+    if isinstance(v, float):
+        whole, _, frac = f"{v:,.6f}".rstrip("0").partition(".")
+        return whole.replace(",", ".") + ("," + frac if frac else "")
+    return str(v)
+
+
+def _scientific(d: Decimal, negative: bool = False) -> str:
+    """A whole number of many digits: "1,7 × 10³⁰⁸, số có 309 chữ số"."""
+    mantissa, _, exp = format(d, ".2e").partition("e")
+    mantissa = mantissa.rstrip("0").rstrip(".").replace(".", ",")
+    sign = "-" if negative else ""
+    return f"{sign}{mantissa} × 10{str(int(exp)).translate(_SUPERSCRIPT)}, số có {d.adjusted() + 1} chữ số"
+
+
+def finite(v: object) -> object:
+    """`v`, or None when it is a number no spreadsheet cell, JSON value or report can hold
+    (infinity, NaN, an int beyond the largest double); anything not a number passes unchanged.
+
+    Every writer of figures (the xlsx cell helpers, the streamed rows, the tables shared with JSON
+    and Google, the report phrases) passes them through here. With every figure read under its
+    ceiling no sum comes near this, but a writer that meets one must leave the cell blank rather
+    than stop the whole consolidated workbook with OverflowError: one guard, here, for all."""
+    if isinstance(v, float):
+        return v if v - v == 0 else None          # inf - inf and NaN - NaN are NaN
+    if isinstance(v, int) and not isinstance(v, bool) and not -_LARGEST_DOUBLE <= v <= _LARGEST_DOUBLE:
+        return None
+    return v
+
+
+_LARGEST_DOUBLE = int(sys.float_info.max)

@@ -12,6 +12,7 @@ import math
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Iterator
 
+from .numbers import finite
 from .rollup import Consolidation
 
 if TYPE_CHECKING:
@@ -28,11 +29,13 @@ INDENT = "   "        # a unit's name is indented by its depth in the tree
 
 
 def plain(v: object) -> object:
-    """pandas/numpy scalars as Python values; NaN/NaT as empty; whole floats as int."""
+    """pandas/numpy scalars as Python values; NaN/NaT, infinity and numbers beyond any double
+    (`numbers.finite`) as empty; whole floats as int."""
     if v is None:
         return None
     if hasattr(v, "item") and not isinstance(v, (datetime, date)):
         v = v.item()
+    v = finite(v)
     if hasattr(v, "to_pydatetime"):
         v = v.to_pydatetime()
     if isinstance(v, float):

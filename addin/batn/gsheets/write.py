@@ -14,12 +14,12 @@ those characters and never runs. No apostrophe is added (with RAW it would becom
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from ..actions import COLOURS, MarkCell, WriteFindingsSheet, annotation_actions
 from ..model import Finding, Severity, UnitTree
+from ..numbers import finite
 from ..rollup import COVERED, HAS_ERRORS, LATE, MISSING, ROOT, SENT, Consolidation
 from ..tables import STATUS_HEADER, findings_in_order, sent_line, status_rows, summary_rows
 from ..tables import findings_rows as finding_body_rows
@@ -50,7 +50,8 @@ class WritePlan:
 
 def safe_value(v: object) -> object:
     """A value for a RAW write: numbers stay numbers, everything else becomes text."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    v = finite(v)       # NaN, infinity, a number beyond any double: JSON and the Sheets API refuse them
+    if v is None:
         return ""
     if isinstance(v, bool):
         return "có" if v else "không"
@@ -193,7 +194,7 @@ def consolidated_rows(cons: Consolidation) -> tuple[list[list[object]], dict[str
             rows.append([int(item.stt), ind.label, ind.unit, totals.get(ind.code), ind.code])
         else:
             num, den = item
-            n, d = totals.get(num), totals.get(den)
+            n, d = finite(totals.get(num)), finite(totals.get(den))
             rows.append(["", f"Tỷ lệ: mục {placed[num].stt} / mục {placed[den].stt}", "",
                          ty_le(n, d) if n is not None and d is not None else ""])
     rows += [[], ["TỔNG HỢP THEO ĐƠN VỊ"]]

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import jinja2
 
 from .. import vn
+from ..numbers import finite
 from ..model import Catalogue, Period, Unit
 from ..resources import templates_dir
 from .document import Block, ReportDocument
@@ -79,7 +80,7 @@ class Phrases:
     def _v(self, code: str) -> float | int:
         if code not in self.cat:
             raise KeyError(f"câu báo cáo dùng mã chỉ tiêu không có: {code}")
-        return self.values.get(code) or 0
+        return finite(self.values.get(code)) or 0      # no figure a sentence cannot say (inf, NaN)
 
     def has(self, code: str) -> bool:
         return self._v(code) > 0

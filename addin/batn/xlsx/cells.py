@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
+from ..numbers import finite
+
 HEADER_FILL = PatternFill("solid", fgColor="BDD7EE")
 THIN = Side(style="thin", color="808080")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
@@ -11,6 +13,7 @@ BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 def put(ws, row: int, col: int, value: object):
     """Write a value; text is always stored as text, so "=HYPERLINK(...)" from a clerk never becomes a formula."""
     cell = ws.cell(row, col)
+    value = finite(value)          # a number no cell can hold is left blank, never an OverflowError
     cell.value = value
     if isinstance(value, str) and cell.data_type == "f":
         cell.data_type = "s"

@@ -28,6 +28,7 @@ from xml.sax.saxutils import escape
 from openpyxl.cell import Cell
 from openpyxl.utils.datetime import to_excel
 
+from ..numbers import finite
 from .package import _workbook_parts
 from .sheetxml import col_letter
 
@@ -89,7 +90,7 @@ def _cell(ref: str, value: object, style: int, epoch) -> str:
     if isinstance(value, bool):
         return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, (int, float)):
-        if value != value or value in (float("inf"), float("-inf")):
+        if finite(value) is None:       # inf, NaN or a 400-digit int: Excel could not open the sheet
             return ""
         return f'<c r="{ref}"{s} t="n"><v>{value!r}</v></c>'
     if isinstance(value, (datetime, date, time)):
