@@ -2,6 +2,7 @@
 the JSON Excel (Office.js) would send, the buttons run on it, and we assert on the actions it records."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")   # the remote engine; before xlwings is imported
 pytest.importorskip("xlwings", reason="the Excel door needs xlwings (pip install -e .[excel])")
 
-from remote_book import actions, remote_book  # noqa: E402  (sets XLWINGS_LICENSE_KEY before importing xlwings)
+from remote_book import ClassicBook, actions, lite_client, remote_book  # noqa: E402  (sets XLWINGS_LICENSE_KEY before importing xlwings)
 
 from batn import layout as L  # noqa: E402
 from batn.actions import COLOURS  # noqa: E402
@@ -63,10 +64,13 @@ def _alert(book) -> str:
 # ---------------------------------------------------------------- Kiểm tra
 
 def test_clean_workbook_gives_zero_errors_and_no_colours(make_filled, valid_values):
-    book = remote_book(make_filled(valid_values))
-    result = buttons.kiem_tra_script(book)
+    path = make_filled(valid_values)
+    book = remote_book(path)
+    with lite_client(path):
+        result = asyncio.run(buttons.kiem_tra_script(book))
     assert (result.errors, result.warnings) == (0, 0)
     assert _alert(book).startswith("Kết quả kiểm tra: 0 lỗi, 0 cảnh báo.")
+    assert "có thể gửi báo cáo" in _alert(book) and result.unchecked == []
     assert _marks(book) == {} and _notes(book) == {}
     # the results sheet is added and says there is nothing to fix
     added = actions(book, "addSheet")
@@ -151,9 +155,83 @@ def test_not_a_template_is_told_plainly(tmp_path):
     wb.active["A1"] = "bảng tính khác"
     wb.save(tmp_path / "khac.xlsx")
     book = remote_book(tmp_path / "khac.xlsx")
-    buttons.kiem_tra_script(book)
+    asyncio.run(buttons.kiem_tra_script(book))
     assert "không phải biểu mẫu báo cáo của batn" in _alert(book)
     assert not actions(book, "addSheet") and not _marks(book)
+
+
+# ---------------------------------------------------------------- Kiểm tra: one reading path with `batn validate`
+
+def _with_formula(path: Path, code: str, formula: str, out: Path) -> tuple[Path, str]:
+    """`path` with `formula` typed into the input cell of `code`; the new file and that cell ("Số liệu!D12")."""
+    where = read_submission(path).cells[code]
+    wb = load_workbook(path)
+    sheet, a1 = where.rsplit("!", 1)
+    wb[sheet][a1] = formula
+    wb.save(out)
+    return out, where
+
+
+def test_lite_sees_a_formula_in_an_input_cell(tmp_path, make_filled, valid_values):
+    """xlwings Lite: the formulas are fetched on demand (one read per sheet, before any write), so a
+    WEBSERVICE formula is the same lỗi `batn validate` gives, at the same cell."""
+    path, where = _with_formula(make_filled(valid_values), "CD_CAYXANH", '=WEBSERVICE("http://x.example/so")',
+                                tmp_path / "ws.xlsx")
+    book = remote_book(path)
+    with lite_client(path) as excel:
+        result = asyncio.run(buttons.kiem_tra_script(book))
+    cli = validate_files([path])[0].findings
+    assert ("formula-risky", where) in {(f.kind, f.cell) for f in cli}
+    assert sorted((f.kind, f.cell, f.severity) for f in result.findings) == sorted((f.kind, f.cell, f.severity) for f in cli)
+    assert result.errors >= 1 and "có thể gửi" not in _alert(book)
+    sheets = [s for s, _a, k in excel.reads if k == ("formulas",)]
+    assert len(sheets) == len(set(sheets))       # one formulas read per sheet
+
+
+def test_without_lite_the_message_says_formulas_were_not_checked(tmp_path, make_filled, valid_values):
+    """xlwings Server gives values only: the door never says the report can be sent, and says why."""
+    path, _where = _with_formula(make_filled(valid_values), "CD_CAYXANH", '=WEBSERVICE("http://x.example/so")',
+                                 tmp_path / "ws.xlsx")
+    book = remote_book(path)
+    result = asyncio.run(buttons.kiem_tra_script(book))
+    msg = _alert(book)
+    assert msg.startswith("Kết quả kiểm tra: 0 lỗi, 0 cảnh báo.")
+    assert "có thể gửi" not in msg
+    assert "Chưa kiểm tra được công thức trong các ô và ô bị gộp (merge)" in msg
+    assert result.unchecked == ["formulas", "merges"]
+
+
+def test_error_value_sent_by_office_js_is_the_error_validate_gives(tmp_path, make_filled, valid_values):
+    """Office.js sends an error cell's value as its text ("#N/A"): the reader's error-value check sees it
+    even without on-demand reads."""
+    path, where = _with_formula(make_filled(valid_values), "CD_CAYXANH", "=NA()", tmp_path / "na.xlsx")
+    from remote_book import book_json
+    import xlwings as xw
+
+    payload = book_json(path)
+    data = payload["sheets"][0]
+    row, col = int(where.split("!")[1][1:]) - 1, ord(where.split("!")[1][0]) - 65
+    data["values"][row][col] = "#N/A"      # openpyxl saved no cached value; Excel would have computed #N/A
+    result = buttons.kiem_tra_book(xw.Book(json=payload))
+    assert ("error-value", where) in {(f.kind, f.cell) for f in result.findings}
+
+
+def test_classic_excel_reads_the_saved_copy_like_validate(make_filled, valid_values):
+    """Classic Excel: Kiểm tra reads the bytes of a copy saved with SaveCopyAs, through `read_submission`:
+    the findings are `batn validate`'s, formulas included; the temporary copy is gone afterwards."""
+    v = dict(valid_values)
+    v["TK_HOINGHI_LUOT"] = "1,644"
+    v["CD_CAYXANH"] = -3
+    path = make_filled(v)
+    path, where = _with_formula(path, "TT_DOANVIEN", "='C:\\x\\[so.xlsx]Sheet1'!A1", path.with_name("ext.xlsx"))
+    book = ClassicBook(path)
+    result = buttons.kiem_tra_book(book)
+    assert len(book.copies) == 1 and not Path(book.copies[0]).exists()
+    assert Path(book.copies[0]).name == path.name
+    cli = validate_files([path])[0].findings
+    assert ("formula-risky", where) in {(f.kind, f.cell) for f in cli}
+    assert sorted((f.kind, f.cell, f.severity) for f in result.findings) == sorted((f.kind, f.cell, f.severity) for f in cli)
+    assert result.unchecked == [] and "Chưa kiểm tra được" not in _alert(book)
 
 
 # ---------------------------------------------------------------- the consolidation workbook

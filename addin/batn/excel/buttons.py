@@ -21,11 +21,13 @@ from ..actions import annotation_actions
 from ..catalogue import CatalogueError, load_catalogue
 from ..checks import check_submission
 from ..findings import count
-from ..model import Finding, Severity
+from ..model import Finding, Severity, Submission
 from ..pipeline import consolidate_inbox, load_period, make_templates, report_from_workbook
 from ..rollup import Consolidation
 from ..units import UnitsFileError, units_from_rows, write_units_csv
-from .book import book_folder, find_sheet, is_classic, named_values, read_book, sheet_rows
+from ..xlsx.reader import read_submission
+from .book import (UNCHECKED_WORDS, book_folder, find_sheet, is_classic, lite_cells, named_values, read_book,
+                   saved_copy, sheet_rows)
 from .settings import (SETTINGS, SETTINGS_SHEET, UNIT_COLUMNS, UNITS_FIRST_ROW, UNITS_SHEET, Settings,
                        SettingsError, consolidated_name, report_name, settings_from_values, unit_rows)
 from ..tables import STATUS_WIDTHS, status_rows, summary_rows
@@ -64,12 +66,44 @@ class CheckResult:
     warnings: int
     findings: list[Finding]
     message: str
+    unchecked: list[str] = field(default_factory=list)   # what could not be looked at (book.UNCHECKED_WORDS)
 
 
-def kiem_tra_book(book) -> CheckResult:
+def _read_for_check(book, formulas=None, merged=None) -> tuple[Submission, list[str]]:
+    """The open book read for checking, and what could not be checked (see book.UNCHECKED_WORDS).
+    Classic Excel: its saved copy's bytes through `read_submission`, as `batn validate` reads the
+    file; otherwise (or if Excel refuses the copy) the cells, through the same reader steps."""
+    if is_classic(book):
+        copy = saved_copy(book)
+        if copy is not None:
+            data, name = copy
+            return read_submission(name, data=data), []
+    _forget_remote_ranges()
+    return read_book(book, formulas=formulas, merged=merged)
+
+
+def _forget_remote_ranges() -> None:
+    """xlwings' remote engine caches range values across books (`_xlremote.get_range_api`, an lru_cache
+    keyed by the sheet's values as a tuple). True == 1 and False == 0 as keys, so a sheet holding TRUE
+    where an earlier book of the same process held 1 reads back as 1, and boolean-in-number is missed.
+    xlwings clears that cache itself on `Book.load()`; the door does the same before reading."""
+    try:
+        from xlwings.pro import _xlremote
+        _xlremote.get_range_api.cache_clear()
+    except (ImportError, AttributeError):
+        pass
+
+
+def kiem_tra_book(book, *, formulas=None, merged=None) -> CheckResult:
     """Check the open unit workbook: colour and annotate bad cells, refresh "Kết quả kiểm tra", show the counts."""
-    sub = read_book(book)
-    if any(f.kind in ("not-a-template", "wrong-catalogue") for f in sub.findings):
+    sub, unchecked = _read_for_check(book, formulas, merged)
+    if any(f.kind == "unreadable-file" for f in sub.findings) and not sub.catalogue:
+        n_err = count(sub.findings, Severity.ERROR)
+        msg = (f"Kết quả kiểm tra: {n_err} lỗi, 0 cảnh báo.\nKhông đọc được sổ tính này nên chưa kiểm tra được "
+               "số liệu:\n" + "\n".join(f.message for f in sub.findings))
+        _alert(book, msg, critical=True)
+        return CheckResult(n_err, count(sub.findings, Severity.WARNING), sub.findings, msg)
+    if any(f.kind in ("not-a-template", "wrong-catalogue", "skipped-file") for f in sub.findings):
         msg = ("Sổ tính này không phải biểu mẫu báo cáo của batn (không có các tên định danh "
                f"{', '.join(L.METADATA_NAMES)} hoặc bộ chỉ tiêu không rõ), nên không kiểm tra được.\n"
                + "\n".join(f.message for f in sub.findings))
@@ -88,10 +122,26 @@ def kiem_tra_book(book) -> CheckResult:
     if findings:
         msg += (f"\nCác ô có vấn đề đã được tô màu (đỏ: lỗi, cam: cảnh báo) và có ghi chú; "
                 f"danh sách ở trang “{L.CHECK_SHEET}”.")
-    if not n_err:
+    if unchecked:
+        what = " và ".join(UNCHECKED_WORDS[k] for k in unchecked)
+        msg += (f"\nChưa kiểm tra được {what}: Excel không gửi các thông tin này cho batn khi chạy theo cách này. "
+                "Hãy kiểm tra lại bằng nút “Kiểm tra” trên Excel cài trên máy tính (hoặc lệnh batn validate "
+                "với tệp đã lưu) trước khi gửi.")
+        if not n_err:
+            msg += "\nKhông thấy lỗi trong những gì đã kiểm tra được, nhưng chưa thể khẳng định báo cáo gửi được."
+    elif not n_err:
         msg += "\nKhông có lỗi: có thể gửi báo cáo cho đơn vị cấp trên."
     _alert(book, msg)
-    return CheckResult(n_err, n_warn, findings, msg)
+    return CheckResult(n_err, n_warn, findings, msg, unchecked)
+
+
+async def kiem_tra_book_async(book) -> CheckResult:
+    """Kiểm tra where reads can be awaited (xlwings Lite): formulas and merged cells are fetched from
+    Excel first, so the check sees what `batn validate` sees in the file."""
+    formulas = merged = None
+    if not is_classic(book):
+        formulas, merged = await lite_cells(book)
+    return kiem_tra_book(book, formulas=formulas, merged=merged)
 
 
 # ---------------------------------------------------------------- settings of the consolidation workbook
@@ -266,8 +316,14 @@ def tao_bieu_mau():
 
 # xlwings Lite / Server: scripts that receive the book
 @xw.script
-def kiem_tra_script(book: xw.Book):
-    return run(kiem_tra_book, book)
+async def kiem_tra_script(book: xw.Book):
+    """Async, so that xlwings Lite can be asked for the formulas and merged cells (awaited reads);
+    xlwings Server, which cannot answer them, awaits it too and the clerk is told what was not checked."""
+    try:
+        return await kiem_tra_book_async(book)
+    except USER_ERRORS as e:
+        _alert(book, _message(e), critical=True)
+        return None
 
 
 @xw.script
