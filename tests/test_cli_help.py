@@ -1,7 +1,138 @@
-"""The --help a clerk reads: its panels are titled in Vietnamese."""
+"""What a clerk reads on the command line is Vietnamese: every --help, usage error and OS error of every
+command (batn, its subcommands, `batn gsheets …`, `batn run`, `batn lich-su`)."""
+import errno
+import re
+from pathlib import Path
+
+import pytest
+import typer
 from typer.testing import CliRunner
 
 from batn.cli import app
+from batn.cliutil import os_error_text, usage_error_text
+
+# English that Typer/click or Python would otherwise show
+ENGLISH = ["Usage:", "Show this message", "Missing argument", "Missing option", "Missing command", "Try '",
+           "for help", "No such", "Possible options", "Invalid value", "requires an argument", "does not take",
+           "unexpected extra", "Did you mean", "Input should", "[Errno", "Errno", "Error", "Options", "Arguments",
+           "Commands", "[OPTIONS]", "COMMAND", "[ARGS]", "[required]", "[default", "<bool>", "<list[", "<str>",
+           "<path>", "<int>", "Traceback", "Aborted"]
+TOP = typer.main.get_command(app)
+UNITS = str(Path(__file__).resolve().parents[1] / "templates" / "demo" / "don_vi.csv")
+
+
+def _paths(group=TOP, prefix=()):
+    for name, cmd in group.commands.items():
+        yield (*prefix, name), cmd
+        if hasattr(cmd, "commands"):
+            yield from _paths(cmd, (*prefix, name))
+
+
+COMMANDS = dict(_paths())
+
+
+def _run(*args):
+    return CliRunner(env={"COLUMNS": "200"}).invoke(app, list(args))     # wide: no phrase split over lines
+
+
+def _vietnamese(r, *, code):
+    text = r.output                 # stdout and stderr together
+    found = [w for w in ENGLISH if w in text]
+    assert not found, f"English {found} in:\n{text}"
+    assert r.exit_code == code, text
+    return text
+
+
+def test_every_command_is_listed():
+    assert {"template", "validate", "consolidate", "report", "demo", "run", "lich-su", "gsheets",
+            "gsheets setup", "gsheets consolidate"} <= {" ".join(p) for p in COMMANDS}
+
+
+@pytest.mark.parametrize("path", [(), *COMMANDS], ids=lambda p: " ".join(p) or "batn")
+def test_help_is_vietnamese(path):
+    text = _vietnamese(_run(*path, "--help"), code=0)
+    assert "Cách dùng: " in text and "Xem hướng dẫn này rồi thoát." in text
+
+
+@pytest.mark.parametrize("path", list(COMMANDS), ids=" ".join)
+def test_every_option_and_argument_is_described(path):
+    ctx = typer.Context(COMMANDS[path])
+    for p in COMMANDS[path].get_params(ctx):
+        if getattr(p, "hidden", False):
+            continue
+        assert p.help and re.search(r"[à-ỹđ]", p.help.lower()), f"{' '.join(path)} {p.name}: no Vietnamese help"
+        if p.param_type_name == "argument":      # its name is what --help and the errors show
+            assert p.metavar and p.metavar.isupper() and not p.metavar.isascii(), (path, p.name, p.metavar)
+
+
+@pytest.mark.parametrize("path", [(), *COMMANDS], ids=lambda p: " ".join(p) or "batn")
+def test_bad_option_is_a_vietnamese_usage_error(path):
+    text = _vietnamese(_run(*path, "--khong-co"), code=2)
+    assert "Không có tùy chọn --khong-co" in text and "Cách dùng: " in text
+
+
+@pytest.mark.parametrize("args, words", [
+    (["validate"], "Thiếu tham số 'TỆP'"),
+    (["consolidate"], "Thiếu tham số 'THƯ_MỤC'"),
+    (["report"], "Thiếu tham số 'TỆP_TỔNG_HỢP'"),
+    (["run"], "Thiếu tham số 'TỆP_CẤU_HÌNH'"),
+    (["lich-su"], "Thiếu tham số 'MÃ_ĐƠN_VỊ'"),
+    (["gsheets", "consolidate"], "Thiếu tham số 'BẢNG_TÍNH'"),
+    (["template", "--catalog", "3tn-2024"], "Thiếu tùy chọn '--units'"),
+    (["gsheets", "setup", "--units", "x"], "Thiếu tùy chọn"),
+    (["demo", "--out"], "Tùy chọn '--out' cần một giá trị"),
+    (["validate", "--json=1", "a.xlsx"], "Tùy chọn '--json' không nhận giá trị"),
+    (["report", "a", "b", "--out", "r.docx"], "Thừa tham số: b"),
+    (["valdate"], "Không có lệnh 'valdate'; có phải là 'validate'?"),
+    (["consolidate", "a", "--workers", "bốn"], "Giá trị của '--workers' không hợp lệ: cần một số nguyên"),
+])
+def test_usage_errors_are_vietnamese(args, words):
+    assert words in _vietnamese(_run(*args), code=2)
+
+
+def test_missing_files_are_vietnamese(tmp_path):
+    gone = tmp_path / "khong-co"
+    units = UNITS
+    for args in (["validate", f"{gone}.xlsx"],
+                 ["template", "--catalog", "3tn-2024", "--units", f"{gone}.csv", "--period", "2024",
+                  "--out", str(tmp_path / "t")],
+                 ["consolidate", str(gone), "--units", units, "--catalog", "3tn-2024", "--period", "2024",
+                  "--out", str(tmp_path / "t.xlsx")],
+                 ["consolidate", str(tmp_path), "--units", f"{gone}.csv", "--catalog", "3tn-2024", "--period",
+                  "2024", "--out", str(tmp_path / "t.xlsx")],
+                 ["report", f"{gone}.xlsx", "--out", str(tmp_path / "r.docx")],
+                 ["run", f"{gone}.toml"],
+                 ["lich-su", "TD", "--ledger", f"{gone}.sqlite3"],
+                 ["lich-su", "TD", "--config", f"{gone}.toml"]):
+        text = _vietnamese(_run(*args), code=2)
+        assert "Lỗi" in text and str(gone) in text, args
+
+
+@pytest.mark.parametrize("args", [
+    ["template", "--catalog", "3tn-2024", "--units", UNITS, "--out", "t"],
+    ["validate", "a.xlsx"],
+    ["consolidate", ".", "--units", UNITS, "--catalog", "3tn-2024", "--out", "t.xlsx"],
+    ["lich-su", "TD", "--ledger", "so.sqlite3"],
+    ["gsheets", "setup", "--units", UNITS, "--catalog", "3tn-2024", "--unit", "TD"],
+    ["gsheets", "consolidate", "x", "--units", UNITS, "--catalog", "3tn-2024"],
+], ids=lambda a: " ".join(a[:2]))
+def test_a_period_that_is_none_is_a_usage_error(args, tmp_path, monkeypatch):
+    """--period 2025-Q1 stops every command that takes --period with exit status 2, before any work."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.xlsx").write_bytes(b"")
+    text = _vietnamese(_run(*args, "--period", "2025-Q1"), code=2)
+    assert "Kỳ báo cáo '2025-Q1' không hợp lệ" in text
+    assert not (tmp_path / "t").exists() and not (tmp_path / "t.xlsx").exists()
+
+
+def test_translations():
+    assert os_error_text(FileNotFoundError(errno.ENOENT, "No such file or directory", "/a/b.csv")) == \
+        "/a/b.csv: không có tệp hoặc thư mục này"
+    assert os_error_text(OSError(errno.ENOSPC, "No space left on device")) == "ổ đĩa đã đầy"
+    assert "Errno" not in os_error_text(OSError(errno.EIO, "Input/output error", "x"))
+    assert usage_error_text("No such option: --x (Possible options: --out, --units)") == \
+        "Không có tùy chọn --x; có phải là --out, --units?"
+    assert usage_error_text("Something batn says itself.") == "Something batn says itself."
 
 
 def test_help_panels_are_vietnamese():

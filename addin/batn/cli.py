@@ -11,15 +11,15 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from . import pipeline
+from . import cliutil, pipeline
 from .catalogue import load_catalogue
 from .checks import Expectation
 from .cliutil import (HAS_ERRORS, OK, clear_errors, consolidation_dict, fail, load_inputs, out, parse_date,
                       progress_bar, show_consolidation)
 from .model import Severity
 
-app = typer.Typer(help="batn: biểu mẫu, kiểm tra, tổng hợp và báo cáo phong trào “3 trách nhiệm”.",
-                  no_args_is_help=True, add_completion=False)
+app = cliutil.VietnameseTyper(help="batn: biểu mẫu, kiểm tra, tổng hợp và báo cáo phong trào “3 trách nhiệm”.",
+                              no_args_is_help=True, add_completion=False)
 
 
 @app.command()
@@ -41,18 +41,23 @@ def template(
 
 @app.command()
 def validate(
-    files: List[Path] = typer.Argument(..., help="Các tệp báo cáo (.xlsx)"),
+    files: List[Path] = typer.Argument(..., metavar="TỆP", help="Các tệp báo cáo (.xlsx)"),
     as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON"),
     annotate: bool = typer.Option(False, "--annotate", help="Ghi bản sao <tên>.kiem-tra.xlsx có tô màu, ghi chú"),
     catalog: Optional[str] = typer.Option(None, "--catalog", help="Bộ chỉ tiêu phải dùng"),
-    period: Optional[str] = typer.Option(None, "--period", help="Kỳ báo cáo phải đúng"),
+    period: Optional[str] = typer.Option(None, "--period", help="Kỳ báo cáo phải đúng: 2024, 2024-H1, 2009-2013"),
     units: Optional[Path] = typer.Option(None, "--units", help="Danh sách đơn vị để kiểm tra mã đơn vị"),
+    period_config: Optional[Path] = typer.Option(None, "--period-config", help="Tệp thiết lập kỳ báo cáo (TOML)"),
 ) -> None:
     """Kiểm tra các tệp báo cáo; mã thoát 0: không có lỗi, 1: có lỗi, 2: không chạy được."""
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:     # a name typed wrong: the command cannot run, as with consolidate's missing folder
+        fail(f"Không có tệp {', '.join(missing)}")
     with clear_errors():
         tree = pipeline.load_tree(units) if units else None
         cat = load_catalogue(catalog) if catalog else None
-        expect = Expectation(period=period, catalogue=catalog, units=tree)
+        per = pipeline.load_period(period, period_config) if period else None    # 2025-Q1: exit 2, as template
+        expect = Expectation(period=per.id if per else None, catalogue=catalog, units=tree)
         with progress_bar("Kiểm tra", quiet=as_json) as prog:
             checks = pipeline.validate_files(files, expect, catalogue=cat, progress=prog)
         annotated = {}
@@ -84,14 +89,14 @@ def validate(
 
 @app.command()
 def consolidate(
-    inbox: Path = typer.Argument(..., help="Thư mục chứa các tệp báo cáo nhận được"),
-    units: Path = typer.Option(..., "--units"),
-    catalog: str = typer.Option(..., "--catalog"),
-    period: str = typer.Option(..., "--period"),
+    inbox: Path = typer.Argument(..., metavar="THƯ_MỤC", help="Thư mục chứa các tệp báo cáo nhận được"),
+    units: Path = typer.Option(..., "--units", help="Danh sách đơn vị (CSV hoặc YAML)"),
+    catalog: str = typer.Option(..., "--catalog", help="Bộ chỉ tiêu, ví dụ 3tn-2024"),
+    period: str = typer.Option(..., "--period", help="Kỳ báo cáo: 2024, 2024-H1, 2009-2013"),
     root: Optional[str] = typer.Option(None, "--root", help="Tổng hợp từ đơn vị này (mặc định: đơn vị gốc)"),
     out_file: Path = typer.Option(..., "--out", help="Tệp tổng hợp .xlsx"),
-    as_json: bool = typer.Option(False, "--json"),
-    period_config: Optional[Path] = typer.Option(None, "--period-config"),
+    as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON"),
+    period_config: Optional[Path] = typer.Option(None, "--period-config", help="Tệp thiết lập kỳ báo cáo (TOML)"),
     engine: str = typer.Option("local", "--engine", help="local (các nhân của máy này) hoặc dask"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Địa chỉ Dask scheduler, ví dụ tcp://10.0.0.5:8786"),
     workers: Optional[int] = typer.Option(None, "--workers", help="Số tiến trình đọc tệp (mặc định: số nhân)"),
@@ -121,7 +126,7 @@ def consolidate(
 
 @app.command()
 def report(
-    consolidated: Path = typer.Argument(..., help="Tệp tổng hợp .xlsx (hoặc biểu mẫu đã điền)"),
+    consolidated: Path = typer.Argument(..., metavar="TỆP_TỔNG_HỢP", help="Tệp tổng hợp .xlsx (hoặc biểu mẫu đã điền)"),
     out_file: Path = typer.Option(..., "--out", help="Tệp báo cáo .docx, .txt hoặc .md"),
     number: Optional[str] = typer.Option(None, "--number", help="Số văn bản, ví dụ 44A"),
     on: Optional[str] = typer.Option(None, "--date", help="Ngày ban hành YYYY-MM-DD (mặc định: hôm nay)"),

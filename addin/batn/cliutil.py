@@ -2,6 +2,8 @@
 clear Vietnamese line, dates, progress bars, and loading the usual inputs."""
 from __future__ import annotations
 
+import errno
+import re
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -11,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from .catalogue import CatalogueError
 from .units import UnitsFileError
@@ -18,9 +21,18 @@ from .units import UnitsFileError
 OK, HAS_ERRORS, CANNOT_RUN = 0, 1, 2      # the contract of architecture.md
 
 
+# ------------------------------------------------------------------ the command line in Vietnamese
+#
+# The one place where batn's command line is put into Vietnamese. Typer 0.29 carries its own copy of
+# click (typer._click) with plain English strings, no gettext, so a translation catalogue cannot be
+# installed. What it does offer, and batn uses:
+#   - typer.rich_utils' module constants: panel titles, "[required]", "[default: …]", "Try … for help";
+#   - Typer(cls=…, options_metavar=…, subcommand_metavar=…) and command(cls=…): every app is a
+#     VietnameseTyper, whose group and command classes write "Cách dùng:", the --help line, the
+#     type column, and turn click's usage errors and OS errors into Vietnamese (exit status 2).
+
 def _vietnamese_help_panels() -> None:
-    """The words Typer draws around every --help, in Vietnamese. "Usage:" and the --help line
-    itself come from Typer's bundled click and stay English (no supported way to change them)."""
+    """The words Typer draws around every --help and every usage error, in Vietnamese."""
     try:
         from typer import rich_utils as ru
     except ImportError:  # pragma: no cover - Typer without rich
@@ -28,12 +40,181 @@ def _vietnamese_help_panels() -> None:
     for name, text in {"OPTIONS_PANEL_TITLE": "Tùy chọn", "ARGUMENTS_PANEL_TITLE": "Tham số",
                        "COMMANDS_PANEL_TITLE": "Lệnh", "ERRORS_PANEL_TITLE": "Lỗi",
                        "REQUIRED_LONG_STRING": "[bắt buộc]", "DEFAULT_STRING": "[mặc định: {}]",
+                       "ENVVAR_STRING": "[biến môi trường: {}]", "DEPRECATED_STRING": "(không dùng nữa) ",
+                       "RICH_HELP": "Xem hướng dẫn: [blue]{command_path} {help_option}[/]",
                        "ABORTED_TEXT": "Đã dừng."}.items():
         if isinstance(getattr(ru, name, None), str):
             setattr(ru, name, text)
 
 
 _vietnamese_help_panels()
+
+USAGE = "Cách dùng: "
+HELP_LINE = "Xem hướng dẫn này rồi thoát."
+OPTIONS_METAVAR = "[TÙY CHỌN]"
+SUBCOMMAND_METAVAR = "LỆNH [THAM SỐ]..."
+# typer's type column (<str>, <path>, <bool>, <list[Path]> …) in a clerk's words; a flag shows none
+_TYPE_WORDS = {"str": "chữ", "path": "đường dẫn", "int": "số", "float": "số", "bool": "", "date": "ngày"}
+_OS_WORDS = {errno.ENOENT: "không có tệp hoặc thư mục này", errno.EACCES: "không có quyền truy cập",
+             errno.EPERM: "không có quyền truy cập", errno.EISDIR: "đây là thư mục, cần một tệp",
+             errno.ENOTDIR: "một phần của đường dẫn không phải là thư mục", errno.EEXIST: "đã có tệp này",
+             errno.ENOSPC: "ổ đĩa đã đầy", errno.EROFS: "ổ đĩa chỉ cho đọc", errno.ENAMETOOLONG: "tên quá dài",
+             errno.EBUSY: "tệp đang được chương trình khác dùng", errno.ETXTBSY: "tệp đang được chương trình khác dùng",
+             errno.EMFILE: "mở quá nhiều tệp cùng lúc", errno.ELOOP: "đường dẫn vòng lặp (liên kết tượng trưng)"}
+
+
+def os_error_text(e: OSError) -> str:
+    """An OSError as a clerk reads it: the path and what went wrong, never "[Errno 2] No such file…"."""
+    what = _OS_WORDS.get(e.errno) or (f"lỗi hệ thống (mã {e.errno})" if e.errno else "lỗi hệ thống")
+    return f"{e.filename}: {what}" if e.filename is not None else what
+
+
+def _words(m: re.Match, template: str) -> str:
+    return template.format(*(g if g is not None else "" for g in m.groups()))
+
+
+def _maybe(text: str, template: str) -> str:
+    return template.format(text) if text else ""
+
+
+# click's usage errors (typer/_click/exceptions.py, parser.py, core.py) and typer's value errors
+_USAGE_ERRORS: list[tuple[re.Pattern, object]] = [(re.compile(p, re.S), t) for p, t in [
+    (r"Missing argument (.+?)\.?", "Thiếu tham số {}."),
+    (r"Missing option (.+?)\.?", "Thiếu tùy chọn {}."),
+    (r"Missing parameter:? (.+?)\.?", "Thiếu {}."),
+    (r"No such option: (\S+)(?: \(Possible options: (.+)\))?",
+     lambda m: f"Không có tùy chọn {m[1]}" + (_maybe(m[2], "; có phải là {}?") or ".")),
+    (r"Option (.+) requires an argument\.", "Tùy chọn {} cần một giá trị."),
+    (r"Option (.+) requires (\d+) arguments\.", "Tùy chọn {} cần {} giá trị."),
+    (r"Option (.+) does not take a value\.", "Tùy chọn {} không nhận giá trị."),
+    (r"Argument (.+) takes (\d+) values\.", "Tham số {} cần {} giá trị."),
+    (r"Got unexpected extra argument(?:s|\(s\))? \((.*)\)", "Thừa tham số: {}"),
+    (r"No such command (.+?)\.(?: Did you mean (.+)\?)?",
+     lambda m: f"Không có lệnh {m[1]}" + (_maybe(m[2], "; có phải là {}?") or ".")),
+    (r"Missing command\.", "Thiếu tên lệnh."),
+    (r"Invalid value for (.+?): (.*)", lambda m: f"Giá trị của {m[1]} không hợp lệ: {_value_error(m[2])}"),
+    (r"Invalid value: (.*)", lambda m: f"Giá trị không hợp lệ: {_value_error(m[1])}"),
+]]
+_VALUE_ERRORS = [(re.compile(p, re.S), t) for p, t in [
+    (r"Input should be a valid integer.*", "cần một số nguyên"),
+    (r"Input should be a valid (number|float).*", "cần một số"),
+    (r"Input should be a valid boolean.*", "cần có hoặc không (true/false)"),
+    (r"Value (.+) is not a valid (\w+)\.", "{} không đúng kiểu"),
+    (r"(.+) is not one of (.+)\.", "{} không phải một trong {}"),
+    (r"(?:File|Directory|Path) (.+) does not exist\.", "không có {}"),
+    (r"(?:File|Directory|Path) (.+) is a file\.", "{} là tệp, cần một thư mục"),
+    (r"(?:File|Directory|Path) (.+) is a directory\.", "{} là thư mục, cần một tệp"),
+    (r"(?:File|Directory|Path) (.+) is not readable\.", "không đọc được {}"),
+    (r"(?:File|Directory|Path) (.+) is not writable\.", "không ghi được {}"),
+]]
+
+
+def _translate(message: str, table) -> Optional[str]:
+    for pattern, words in table:
+        m = pattern.fullmatch(message.strip())
+        if m:
+            return words(m) if callable(words) else _words(m, words)
+    return None
+
+
+def _value_error(message: str) -> str:
+    return _translate(message, _VALUE_ERRORS) or message
+
+
+def usage_error_text(message: str) -> str:
+    """click's English usage error in Vietnamese (the message unchanged if it is not one of click's)."""
+    return _translate(message, _USAGE_ERRORS) or message
+
+
+class _Vietnamese:
+    """What VietnameseTyper's group and command classes add to Typer's: the usage line, the --help
+    line and type column in Vietnamese; click's usage errors and OS errors said in Vietnamese."""
+
+    def format_usage(self, ctx, formatter) -> None:
+        formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)), prefix=USAGE)
+
+    def get_help_option(self, ctx):
+        opt = super().get_help_option(ctx)
+        if opt is not None:
+            opt.help = HELP_LINE
+        return opt
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for p in params:
+            if "display_type_rich" not in vars(p):
+                p.display_type_rich = _type_column(p, ctx)
+        return params
+
+    def make_context(self, *args, **kwargs):
+        with _vietnamese_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx):
+        with _vietnamese_errors():
+            return super().invoke(ctx)
+
+
+def _type_column(param, ctx):
+    """The text in --help's type column: an argument's Vietnamese name says it all; an option's type in
+    words ("<đường dẫn>", "<chữ>", a repeatable one with "…"); a flag none."""
+    label = ""
+    if not isinstance(param, TyperArgument) and param.metavar is None:
+        raw = param.display_type(ctx).strip("<>")
+        many = raw.startswith("list[") and raw.endswith("]")
+        raw = raw[5:-1] if many else raw
+        word = _TYPE_WORDS.get(raw.lower(), raw)
+        label = f"<{word}>" + ("…" if many else "") if word else ""
+    elif not isinstance(param, TyperArgument):
+        label = param.metavar
+    return lambda ctx: label or None
+
+
+class VietnameseUsageError(typer.BadParameter):
+    """A usage error already said in Vietnamese (exit status 2, the usage line above it)."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+@contextmanager
+def _vietnamese_errors() -> Iterator[None]:
+    """click's errors (typer.TyperException: usage errors, bad values) and OS errors in Vietnamese."""
+    try:
+        yield
+    except VietnameseUsageError:
+        raise
+    except typer.TyperException as e:
+        if type(e).__name__ == "NoArgsIsHelpError":    # `batn` alone: Typer shows the help (as rich_utils checks)
+            raise
+        vn = VietnameseUsageError(usage_error_text(e.format_message()), ctx=getattr(e, "ctx", None))
+        vn.exit_code = e.exit_code
+        raise vn from None
+    except OSError as e:
+        if e.errno == errno.EPIPE:      # Typer quiets a closed pipe itself
+            raise
+        fail(os_error_text(e))
+
+
+class VietnameseCommand(_Vietnamese, TyperCommand):
+    pass
+
+
+class VietnameseGroup(_Vietnamese, TyperGroup):
+    pass
+
+
+class VietnameseTyper(typer.Typer):
+    """typer.Typer whose help, usage line and errors are Vietnamese: every batn app is one."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("cls", VietnameseGroup)
+        kwargs.setdefault("options_metavar", OPTIONS_METAVAR)
+        kwargs.setdefault("subcommand_metavar", SUBCOMMAND_METAVAR)
+        super().__init__(**kwargs)
+
+    def command(self, *args, cls=None, **kwargs):
+        return super().command(*args, cls=cls or VietnameseCommand, **kwargs)
 out = Console(soft_wrap=True)             # long paths and URLs stay on one line, copyable
 err = Console(stderr=True, soft_wrap=True)
 
@@ -48,7 +229,11 @@ def clear_errors(*more: type[BaseException]) -> Iterator[None]:
     """Library errors a user can fix become one clear line and exit status 2."""
     try:
         yield
-    except (UnitsFileError, CatalogueError, ValueError, KeyError, FileNotFoundError, PermissionError, *more) as e:
+    except OSError as e:
+        if e.errno == errno.EPIPE:
+            raise
+        fail(os_error_text(e))
+    except (UnitsFileError, CatalogueError, ValueError, KeyError, *more) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         fail(str(msg))
 

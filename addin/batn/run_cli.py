@@ -17,13 +17,15 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from .cliutil import VietnameseTyper
+
 OK, HAS_ERRORS, CANNOT_RUN = 0, 1, 2
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-app = typer.Typer(help="batn: chạy tổng hợp theo lịch và xem sổ theo dõi.", no_args_is_help=True,
-                  add_completion=False)
+app = VietnameseTyper(help="batn: chạy tổng hợp theo lịch và xem sổ theo dõi.", no_args_is_help=True,
+                      add_completion=False)
 
 
 def _stamp() -> str:
@@ -151,19 +153,41 @@ def history_command(unit: str, *, config: Optional[Path] = None, ledger: Optiona
 
 # ---------------------------------------------------------------- typer commands
 
-def run(config: Path = typer.Argument(..., help="Tệp cấu hình lịch chạy (TOML), ví dụ scripts/examples/batn-run.toml"),
+def _period_id(text: str, config: Optional[Path]) -> str:
+    """--period as the ledger writes it (2024-h1 → 2024-H1); what is no period (2025-Q1) stops the
+    command with exit status 2, as `batn template` does."""
+    from rich.markup import escape
+
+    from .pipeline import load_period
+    from .runconfig import ConfigError, load_config
+
+    try:
+        period_file = load_config(config).period_file if config else None
+    except ConfigError:          # history_command says what is wrong with the configuration
+        period_file = None
+    try:
+        return load_period(text, period_file).id
+    except (ValueError, OSError) as e:
+        err.print(f"[bold red]Lỗi:[/] {escape(str(e))}")
+        raise typer.Exit(CANNOT_RUN) from None
+
+
+def run(config: Path = typer.Argument(..., metavar="TỆP_CẤU_HÌNH",
+                                      help="Tệp cấu hình lịch chạy (TOML), ví dụ scripts/examples/batn-run.toml"),
         as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Chỉ in lỗi")) -> None:
     """Tổng hợp theo lịch: đọc hộp thư, ghi sổ theo dõi, viết tệp tổng hợp, báo cáo và danh sách nhắc nộp."""
     raise typer.Exit(run_command(config, as_json=as_json, quiet=quiet))
 
 
-def lich_su(unit: str = typer.Argument(..., help="Mã đơn vị"),
+def lich_su(unit: str = typer.Argument(..., metavar="MÃ_ĐƠN_VỊ", help="Mã đơn vị"),
             config: Optional[Path] = typer.Option(None, "--config", help="Tệp cấu hình lịch chạy (lấy sổ theo dõi)"),
             ledger: Optional[Path] = typer.Option(None, "--ledger", help="Tệp sổ theo dõi .sqlite3"),
             period: Optional[str] = typer.Option(None, "--period", help="Chỉ một kỳ báo cáo"),
             as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON")) -> None:
     """Các lần gửi báo cáo của một đơn vị và những số liệu đơn vị đã sửa."""
+    if period:
+        period = _period_id(period, config)
     raise typer.Exit(history_command(unit, config=config, ledger=ledger, period=period, as_json=as_json))
 
 

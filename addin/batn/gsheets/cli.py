@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..cliutil import HAS_ERRORS, OK, consolidation_dict, fail, load_inputs, parse_date, show_consolidation
+from ..cliutil import VietnameseTyper
 from ..cliutil import clear_errors as _clear_errors
 
-gsheets_app = typer.Typer(help="Bảng tính Google dùng chung: tạo bảng tính, tổng hợp và ghi kết quả trở lại.",
-                          no_args_is_help=True, add_completion=False)
+gsheets_app = VietnameseTyper(help="Bảng tính Google dùng chung: tạo bảng tính, tổng hợp và ghi kết quả trở lại.",
+                              no_args_is_help=True, add_completion=False)
 out = Console(soft_wrap=True)   # long URLs stay on one line, copyable
 err = Console(stderr=True, soft_wrap=True)
 
@@ -83,11 +84,12 @@ def setup(
 
 @gsheets_app.command()
 def consolidate(
-    spreadsheets: List[str] = typer.Argument(..., help="Bảng tính dùng chung, hoặc mỗi đơn vị một bảng tính "
-                                                       "(mã hoặc đường liên kết)"),
-    units: Path = typer.Option(..., "--units"),
-    catalog: str = typer.Option(..., "--catalog"),
-    period: str = typer.Option(..., "--period"),
+    spreadsheets: List[str] = typer.Argument(..., metavar="BẢNG_TÍNH",
+                                             help="Bảng tính dùng chung, hoặc mỗi đơn vị một bảng tính "
+                                                  "(mã hoặc đường liên kết)"),
+    units: Path = typer.Option(..., "--units", help="Danh sách đơn vị (CSV hoặc YAML)"),
+    catalog: str = typer.Option(..., "--catalog", help="Bộ chỉ tiêu, ví dụ 3tn-2024"),
+    period: str = typer.Option(..., "--period", help="Kỳ báo cáo: 2024, 2024-H1, 2009-2013"),
     root: Optional[str] = typer.Option(None, "--root", help="Đơn vị tổng hợp (mặc định: ghi trong trang Hướng dẫn)"),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Ghi tệp tổng hợp .xlsx"),
     report: Optional[Path] = typer.Option(None, "--report", help="Viết văn bản báo cáo (.docx, .txt hoặc .md)"),
@@ -98,7 +100,7 @@ def consolidate(
                                     help="Ghi tình hình nộp, kết quả kiểm tra, tổng hợp và tô màu ô sai vào bảng tính"),
     as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON"),
     credentials: Optional[Path] = typer.Option(None, "--credentials", help=CREDENTIALS_HELP),
-    period_config: Optional[Path] = typer.Option(None, "--period-config"),
+    period_config: Optional[Path] = typer.Option(None, "--period-config", help="Tệp thiết lập kỳ báo cáo (TOML)"),
     api_base: Optional[str] = typer.Option(None, "--api-base", hidden=True, help=API_BASE_HELP),
 ) -> None:
     """Đọc số liệu mọi đơn vị (ít lệnh gọi API nhất có thể), kiểm tra, tổng hợp, ghi kết quả trở lại
