@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .model import Finding, Severity
+from .textsafe import clean
 
 COLOURS = {Severity.ERROR: "F4B6B6", Severity.WARNING: "FFD699"}
 
@@ -36,7 +37,7 @@ def annotation_actions(findings: list[Finding]) -> list[object]:
     actions: list[object] = []
     for (sheet, cell), fs in by_cell.items():
         worst = Severity.ERROR if any(f.severity == Severity.ERROR for f in fs) else Severity.WARNING
-        note = "\n".join(f"[{f.severity}] {f.message}" for f in fs)
+        note = clean("\n".join(f"[{f.severity}] {f.message}" for f in fs))    # every door can carry it
         actions.append(MarkCell(sheet, cell, COLOURS[worst], note))
     actions.append(WriteFindingsSheet(tuple(findings)))
     return actions

@@ -14,9 +14,10 @@ from rich.table import Table
 from . import cliutil, pipeline
 from .catalogue import load_catalogue
 from .checks import Expectation
-from .cliutil import (HAS_ERRORS, OK, clear_errors, consolidation_dict, fail, load_inputs, out, parse_date,
-                      progress_bar, show_consolidation)
+from .cliutil import (HAS_ERRORS, OK, clear_errors, consolidation_dict, fail, finding_dict, load_inputs, out,
+                      parse_date, progress_bar, show_consolidation, terminal)
 from .model import Severity
+from .textsafe import json_ready, shown
 
 app = cliutil.VietnameseTyper(help="batn: biểu mẫu, kiểm tra, tổng hợp và báo cáo phong trào “3 trách nhiệm”.",
                               no_args_is_help=True, add_completion=False)
@@ -36,7 +37,7 @@ def template(
         tree, cat, per = load_inputs(units, catalog, period, period_config)
         with progress_bar("Tạo biểu mẫu") as prog:
             files = pipeline.make_templates(cat, tree, per, out_dir, only=unit, progress=prog)
-    out.print(f"Đã tạo {len(files)} biểu mẫu trong {out_dir}")
+    out.print(f"Đã tạo {len(files)} biểu mẫu trong {terminal(shown(out_dir))}")
 
 
 @app.command()
@@ -69,20 +70,20 @@ def validate(
     n_err = sum(f.severity == Severity.ERROR for c in checks for f in c.findings)
     n_warn = sum(f.severity == Severity.WARNING for c in checks for f in c.findings)
     if as_json:
-        print(json.dumps({
-            "files": [{"file": str(c.path), "unit": c.submission.unit, "period": c.submission.period,
-                       "findings": [f.as_dict() for f in c.findings],
-                       "annotated": annotated.get(str(c.path))} for c in checks],
-            "errors": n_err, "warnings": n_warn}, ensure_ascii=False, indent=2))
+        print(json.dumps(json_ready({
+            "files": [{"file": shown(c.path), "unit": c.submission.unit, "period": c.submission.period,
+                       "findings": [finding_dict(f) for f in c.findings],
+                       "annotated": shown(annotated.get(str(c.path))) or None} for c in checks],
+            "errors": n_err, "warnings": n_warn}), ensure_ascii=False, indent=2))
     else:
         for c in checks:
             tag = "[red]có lỗi[/]" if any(f.severity == Severity.ERROR for f in c.findings) else "[green]đạt[/]"
-            out.print(f"[bold]{c.path}[/] ({c.submission.unit or '?'}): {tag}")
+            out.print(f"[bold]{terminal(shown(c.path))}[/] ({terminal(c.submission.unit or '?')}): {tag}")
             for f in c.findings:
                 colour = "red" if f.severity == Severity.ERROR else "yellow"
-                out.print(f"  [{colour}]{f.severity}[/] {f.cell or ''} {f.message}")
+                out.print(f"  [{colour}]{f.severity}[/] {terminal(f.cell or '')} {terminal(f.message)}")
             if str(c.path) in annotated:
-                out.print(f"  → bản đã tô màu: {annotated[str(c.path)]}")
+                out.print(f"  → bản đã tô màu: {terminal(shown(annotated[str(c.path)]))}")
         out.print(f"Tổng: {len(checks)} tệp, {n_err} lỗi, {n_warn} cảnh báo")
     raise typer.Exit(HAS_ERRORS if n_err else OK)
 
@@ -116,11 +117,11 @@ def consolidate(
         write_consolidated(cons, out_file)
     n_err = sum(f.severity == Severity.ERROR for f in cons.findings)
     if as_json:
-        print(json.dumps({"out": str(out_file), **consolidation_dict(cons)}, ensure_ascii=False, indent=2,
+        print(json.dumps({"out": shown(out_file), **consolidation_dict(cons)}, ensure_ascii=False, indent=2,
                          default=str))
     else:
         show_consolidation(cons)
-        out.print(f"Tệp tổng hợp: {out_file}")
+        out.print(f"Tệp tổng hợp: {terminal(shown(out_file))}")
     raise typer.Exit(HAS_ERRORS if n_err else OK)
 
 
@@ -139,7 +140,7 @@ def report(
     with clear_errors():
         path, _doc = pipeline.report_from_workbook(consolidated, out_file, number=number, on=parse_date(on),
                                                    config=config, units=units)
-    out.print(f"Đã viết báo cáo: {path}")
+    out.print(f"Đã viết báo cáo: {terminal(shown(path))}")
 
 
 @app.command()

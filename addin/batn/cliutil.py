@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from .catalogue import CatalogueError
+from .textsafe import clean, json_ready, shown
 from .units import UnitsFileError
 
 OK, HAS_ERRORS, CANNOT_RUN = 0, 1, 2      # the contract of architecture.md
@@ -220,7 +221,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str) -> None:
-    err.print(f"[bold red]Lỗi:[/] {escape(message)}")
+    err.print(f"[bold red]Lỗi:[/] {terminal(message)}")
     raise typer.Exit(CANNOT_RUN)
 
 
@@ -268,12 +269,24 @@ def progress_bar(label: str, quiet: bool = False) -> Iterator:
 
 
 def consolidation_dict(cons) -> dict:
-    """The consolidation as JSON-ready data: the common part of every door's --json."""
-    return {"root": cons.tree.root, "period": cons.period.id, "catalog": cons.catalogue.id,
-            "sent": len(cons.sent), "expected": len(cons.expected), "totals": cons.totals,
-            "units": [{"code": r.code, "name": r.name, "status": r.status,
-                       "file": r.submission.source if r.submission else ""} for r in cons.units.values()],
-            "findings": [f.as_dict() for f in cons.findings]}
+    """The consolidation as JSON-ready data: the common part of every door's --json. File names are
+    shown with visible escapes and every text is one UTF-8 can carry (batn.textsafe)."""
+    return json_ready({"root": cons.tree.root, "period": cons.period.id, "catalog": cons.catalogue.id,
+                       "sent": len(cons.sent), "expected": len(cons.expected), "totals": cons.totals,
+                       "units": [{"code": r.code, "name": r.name, "status": r.status,
+                                  "file": shown(r.submission.source) if r.submission else ""}
+                                 for r in cons.units.values()],
+                       "findings": [finding_dict(f) for f in cons.findings]})
+
+
+def finding_dict(f) -> dict:
+    """A finding for --json, its file name shown with visible escapes."""
+    return {**f.as_dict(), "file": shown(f.file)}
+
+
+def terminal(text: object) -> str:
+    """Text for a rich console: visible escapes for what a terminal would obey, no markup."""
+    return escape(clean(text))
 
 
 def show_consolidation(cons) -> None:
@@ -285,7 +298,8 @@ def show_consolidation(cons) -> None:
     from .findings import count
     from .model import Severity
 
-    t = Table("Tình trạng", "Số đơn vị", title=f"Tổng hợp {cons.tree[cons.tree.root].name} — {cons.period.label}")
+    t = Table("Tình trạng", "Số đơn vị",
+              title=terminal(f"Tổng hợp {cons.tree[cons.tree.root].name} — {cons.period.label}"))
     for status, n in Counter(r.status for r in cons.units.values()).items():
         t.add_row(status, str(n))
     out.print(t)

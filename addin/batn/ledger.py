@@ -31,6 +31,7 @@ from typing import Callable, Iterable, Mapping
 from . import vn
 from .xlsx.reader import sha256_of
 
+from .textsafe import stored, unstored
 __all__ = ["Ledger", "LedgerError", "Received", "Incoming", "RunBatch", "Recorded", "ChangeRow",
            "SubmissionRow", "change_sentence", "SCHEMA_VERSION"]
 
@@ -65,7 +66,8 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS submissions (
     id          INTEGER PRIMARY KEY,
     sha256      TEXT NOT NULL UNIQUE REFERENCES files(sha256),
-    source      TEXT NOT NULL,            -- where it was first found
+    source      TEXT NOT NULL,            -- where it was first found (a BLOB of the file system's bytes
+                                          -- when the name is not UTF-8: batn.textsafe.stored)
     received    REAL NOT NULL,            -- POSIX time: the file's modification time
     unit        TEXT NOT NULL DEFAULT '',
     unit_name   TEXT NOT NULL DEFAULT '',
@@ -385,7 +387,7 @@ class Ledger:
             run_id = db.execute(
                 "INSERT INTO runs(started, finished, duration, config, period, catalogue, root, as_of, n_inputs,"
                 " inputs_sha, errors, warnings, findings, sent, expected) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (_iso(batch.started), "", 0.0, batch.config, batch.period, batch.catalogue, batch.root, batch.as_of,
+                (_iso(batch.started), "", 0.0, stored(batch.config), batch.period, batch.catalogue, batch.root, batch.as_of,
                  len(batch.incoming), _inputs_sha(batch.incoming), batch.errors, batch.warnings,
                  json.dumps(batch.findings, ensure_ascii=False, sort_keys=True), batch.sent, batch.expected),
             ).lastrowid
@@ -420,9 +422,9 @@ class Ledger:
                 db.execute("ROLLBACK")
                 return Recorded(None)
             db.executemany("INSERT OR IGNORE INTO run_inputs(run_id, sha256, source) VALUES (?,?,?)",
-                           [(run_id, i.file.sha256, i.file.source) for i in batch.incoming])
+                           [(run_id, i.file.sha256, stored(i.file.source)) for i in batch.incoming])
             db.executemany("INSERT INTO run_outputs(run_id, path, sha256) VALUES (?,?,?)",
-                           [(run_id, p, sha) for p, sha in sorted(batch.outputs.items())])
+                           [(run_id, stored(p), sha) for p, sha in sorted(batch.outputs.items())])
             now = time.time()
             db.execute("UPDATE runs SET finished=?, duration=? WHERE id=?",
                        (_iso(now), round(now - batch.started, 3), run_id))
@@ -445,7 +447,7 @@ class Ledger:
             sid = db.execute(
                 "INSERT INTO submissions(sha256, source, received, unit, unit_name, period, catalogue, is_total,"
                 " status, errors, warnings, first_run) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (f.sha256, f.source, f.mtime, inc.unit, inc.unit_name, inc.period, inc.catalogue,
+                (f.sha256, stored(f.source), f.mtime, inc.unit, inc.unit_name, inc.period, inc.catalogue,
                  int(inc.is_total), inc.status, inc.errors, inc.warnings, run_id)).lastrowid
             db.executemany("INSERT INTO submission_values(submission_id, code, value) VALUES (?,?,?)",
                            [(sid, c, _num(v)) for c, v in sorted(inc.values.items())])
@@ -472,7 +474,7 @@ class Ledger:
         db.execute("UPDATE current SET submission_id=?, run_id=? WHERE period=? AND unit=?",
                    (sid, run_id, period, unit))
         old, new = self._values(old_id), self._values(sid)
-        from_source = self._one("SELECT source FROM submissions WHERE id=?", old_id)
+        from_source = unstored(self._one("SELECT source FROM submissions WHERE id=?", old_id))
         to_source, name, received = db.execute("SELECT source, unit_name, received FROM submissions WHERE id=?",
                                                (sid,)).fetchone()
         out = []
@@ -492,14 +494,15 @@ class Ledger:
 
     def _last_output(self, path: str) -> str | None:
         row = self.db.execute("SELECT sha256 FROM run_outputs WHERE path=? ORDER BY run_id DESC LIMIT 1",
-                              (path,)).fetchone()
+                              (stored(path),)).fetchone()
         return row[0] if row else None
+        to_source = unstored(to_source)
 
     def last_outputs(self) -> dict[str, str]:
         """Each output path with the SHA-256 of its last recorded version."""
         rows = self.db.execute("SELECT path, sha256 FROM run_outputs o WHERE run_id ="
                                " (SELECT max(run_id) FROM run_outputs WHERE path=o.path)")
-        return dict(rows)
+        return {unstored(p): sha for p, sha in rows}
 
     # ------------------------------------------------------------ reading
     def submissions(self, unit: str | None = None, period: str | None = None) -> list[SubmissionRow]:
@@ -507,7 +510,7 @@ class Ledger:
              " s.errors, s.warnings, EXISTS(SELECT 1 FROM current c WHERE c.submission_id=s.id)"
              " FROM submissions s WHERE (?1 IS NULL OR s.unit=?1) AND (?2 IS NULL OR s.period=?2)"
              " ORDER BY s.period, s.received, s.id")
-        return [SubmissionRow(*r[:11], bool(r[11])) for r in self.db.execute(q, (unit, period))]
+        return [SubmissionRow(*r[:2], unstored(r[2]), *r[3:11], bool(r[11])) for r in self.db.execute(q, (unit, period))]
 
     def changes(self, unit: str | None = None, period: str | None = None,
                 run_id: int | None = None) -> list[ChangeRow]:
@@ -515,12 +518,12 @@ class Ledger:
              " FROM changes c JOIN submissions f ON f.id=c.from_submission JOIN submissions t ON t.id=c.to_submission"
              " WHERE (?1 IS NULL OR c.unit=?1) AND (?2 IS NULL OR c.period=?2) AND (?3 IS NULL OR c.run_id=?3)"
              " ORDER BY c.id")
-        return [ChangeRow(*r) for r in self.db.execute(q, (unit, period, run_id))]
+        return [ChangeRow(*r[:7], unstored(r[7]), unstored(r[8]), r[9]) for r in self.db.execute(q, (unit, period, run_id))]
 
     def runs(self, limit: int = 20) -> list[dict]:
         cur = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,))
         cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r)) for r in cur]
+        return [{**dict(zip(cols, r)), "config": unstored(r[cols.index("config")])} for r in cur]
 
     def own_history(self, unit: str) -> dict[str, dict[str, float | None]]:
         """Period -> the figures of the submission used for `unit` in that period (its own figures)."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Callable
 from . import vn
 from .model import Period, Severity
 from .rollup import HAS_ERRORS, LATE, MISSING, Consolidation
+from .textsafe import clean, inert, shown
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -80,12 +81,14 @@ def reminders_for(cons: Consolidation) -> list[Reminder]:
 
 
 def reminders_csv(reminders: list[Reminder]) -> bytes:
+    """The list for the office (UTF-8 with BOM, for Excel). Every cell is inert: a unit name or contact
+    that starts with = + - @ is kept as text, never run as a formula; a file name is shown with escapes."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(["Mã đơn vị", "Đơn vị", "Cấp", "Tình trạng", "Hạn nộp", "Liên hệ", "Tệp"])
     for r in reminders:
-        w.writerow([r.code, r.name, r.level, r.status, f"{r.deadline:%d/%m/%Y}" if r.deadline else "",
-                    r.contact, r.file])
+        w.writerow([inert(v) for v in (r.code, r.name, r.level, r.status,
+                                        f"{r.deadline:%d/%m/%Y}" if r.deadline else "", r.contact, shown(r.file))])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -99,7 +102,7 @@ def _unit_mail(r: Reminder, period: Period, upper: str) -> tuple[str, str]:
         subject = f"Báo cáo {period.label} cần sửa lại"
         listed = "".join(f"\n  - {p}" for p in r.problems[:10])
         more = f"\n  - ... và {len(r.problems) - 10} lỗi khác" if len(r.problems) > 10 else ""
-        what = (f"Báo cáo {period.label} của đơn vị (tệp {Path(r.file).name}) có {len(r.problems)} lỗi nên "
+        what = (f"Báo cáo {period.label} của đơn vị (tệp {shown(Path(r.file).name)}) có {len(r.problems)} lỗi nên "
                 f"chưa được tổng hợp đầy đủ:{listed}{more}\n\nĐề nghị đồng chí sửa trên biểu mẫu và gửi lại "
                 f"(hạn nộp: {deadline}).")
     body = (f"Kính gửi: {r.name}\n\n{what}\n\nTrân trọng,\n{upper}\n\n"
@@ -129,7 +132,7 @@ def _message(cfg: ReminderSettings, to: str, subject: str, body: str) -> EmailMe
     m["Subject"] = f"{cfg.subject_prefix} {subject}".strip()
     m["Date"] = formatdate(localtime=True)
     m["Message-ID"] = make_msgid(domain=cfg.sender.rpartition("@")[2] or None)
-    m.set_content(body, cte="quoted-printable")
+    m.set_content(clean(body), cte="quoted-printable")      # a file name that is not UTF-8 cannot be mailed
     return m
 
 

@@ -16,8 +16,10 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .cliutil import VietnameseTyper
+from .textsafe import clean, json_ready, shown
 
 OK, HAS_ERRORS, CANNOT_RUN = 0, 1, 2
 
@@ -32,6 +34,16 @@ def _stamp() -> str:
     return f"{datetime.now():%Y-%m-%d %H:%M:%S}"
 
 
+def _t(text: object) -> str:
+    """Text for the console: visible escapes for what a terminal would obey (batn.textsafe), no markup."""
+    return escape(clean(text))
+
+
+def _path(p: object) -> str:
+    """A file name for the console, shown with visible escapes."""
+    return escape(shown(p))
+
+
 def run_command(config: Path, *, as_json: bool = False, quiet: bool = False) -> int:
     """Run the scheduled consolidation described by `config`; returns the exit status."""
     from .runconfig import ConfigError, load_config
@@ -39,37 +51,37 @@ def run_command(config: Path, *, as_json: bool = False, quiet: bool = False) -> 
 
     def log(msg: str) -> None:
         if not quiet:
-            err.print(f"{_stamp()} {msg}")
+            err.print(f"{_stamp()} {_t(msg)}")
 
     try:
         cfg = load_config(config)
         result = run(cfg, log=log)
     except LockBusy as e:
-        err.print(f"[bold yellow]Chưa chạy:[/] {e}")
+        err.print(f"[bold yellow]Chưa chạy:[/] {_t(e)}")
         return CANNOT_RUN
     except ConfigError as e:
-        err.print(f"[bold red]Lỗi:[/] {e}")
+        err.print(f"[bold red]Lỗi:[/] {_t(e)}")
         return CANNOT_RUN
     except Exception as e:  # noqa: BLE001 - a scheduled job must say what went wrong, then exit 2
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-        err.print(f"[bold red]Lỗi:[/] lần chạy dừng giữa chừng ({type(e).__name__}: {e}). Các tệp kết quả và sổ "
+        err.print(f"[bold red]Lỗi:[/] lần chạy dừng giữa chừng ({type(e).__name__}: {_t(e)}). Các tệp kết quả và sổ "
                   "theo dõi vẫn ở bản hoàn chỉnh trước đó hoặc bản mới; lần chạy sau sẽ làm tiếp.")
         return CANNOT_RUN
     status = HAS_ERRORS if result.errors else OK
     if as_json:
-        print(json.dumps({
+        print(json.dumps(json_ready({
             "run_id": result.run_id, "period": result.period, "root": result.root,
-            "as_of": result.as_of.isoformat(), "files": result.files, "skipped": result.skipped,
+            "as_of": result.as_of.isoformat(), "files": result.files, "skipped": [shown(p) for p in result.skipped],
             "sent": result.sent, "expected": result.expected, "errors": result.errors,
-            "warnings": result.warnings, "outputs": {k: str(p) for k, p in result.outputs.items()},
-            "written": [str(p) for p in result.written],
+            "warnings": result.warnings, "outputs": {k: shown(p) for k, p in result.outputs.items()},
+            "written": [shown(p) for p in result.written],
             "changes": [c.sentence() for c in result.changes],
             "reminders": [{"code": r.code, "name": r.name, "status": r.status, "contact": r.contact,
                            "deadline": r.deadline.isoformat() if r.deadline else None} for r in result.reminders],
             "emails_sent": result.emails_sent, "emails_failed": result.emails_failed,
-            "duration": result.duration}, ensure_ascii=False, indent=2))
+            "duration": result.duration}), ensure_ascii=False, indent=2))
         return status
     if quiet:
         return status
@@ -81,13 +93,13 @@ def run_command(config: Path, *, as_json: bool = False, quiet: bool = False) -> 
                   f"{result.sent}/{result.expected} đơn vị; {result.errors} lỗi, {result.warnings} cảnh báo; "
                   f"{result.duration:.1f} giây.")
     for c in result.changes:
-        out.print(f"  - {c.sentence()}")
+        out.print(f"  - {_t(c.sentence())}")
     for p in result.written:
-        out.print(f"  Đã ghi: {p}")
+        out.print(f"  Đã ghi: {_path(p)}")
     if result.reminders:
         out.print(f"  Cần nhắc {len(result.reminders)} đơn vị:")
         for r in result.reminders:
-            out.print(f"    {r.status}: {r.name} ({r.code}) — {r.contact or 'chưa có liên hệ'}")
+            out.print(f"    {r.status}: {_t(r.name)} ({_t(r.code)}) — {_t(r.contact or 'chưa có liên hệ')}")
     if result.emails_sent or result.emails_failed:
         out.print(f"  Thư nhắc: đã gửi {result.emails_sent}, lỗi {result.emails_failed}")
     return status
@@ -116,38 +128,38 @@ def history_command(unit: str, *, config: Optional[Path] = None, ledger: Optiona
         else:
             ledger_path, archive = ledger, None
         if not Path(ledger_path).is_file():
-            err.print(f"[bold red]Lỗi:[/] chưa có sổ theo dõi {ledger_path} (chưa chạy `batn run` lần nào)")
+            err.print(f"[bold red]Lỗi:[/] chưa có sổ theo dõi {_path(ledger_path)} (chưa chạy `batn run` lần nào)")
             return CANNOT_RUN
         with Ledger(ledger_path, archive) as led:
             subs = led.submissions(unit=unit, period=period)
             changes = led.changes(unit=unit, period=period)
     except (ConfigError, LedgerError) as e:
-        err.print(f"[bold red]Lỗi:[/] {e}")
+        err.print(f"[bold red]Lỗi:[/] {_t(e)}")
         return CANNOT_RUN
     if as_json:
-        print(json.dumps({
+        print(json.dumps(json_ready({
             "unit": unit,
             "submissions": [{"period": s.period, "received": datetime.fromtimestamp(s.received).isoformat(),
-                             "source": s.source, "sha256": s.sha256, "status": s.status, "errors": s.errors,
+                             "source": shown(s.source), "sha256": s.sha256, "status": s.status, "errors": s.errors,
                              "warnings": s.warnings, "used": s.used} for s in subs],
             "changes": [{"period": c.period, "code": c.code, "old": c.old, "new": c.new,
                          "received": datetime.fromtimestamp(c.received).isoformat(),
-                         "text": c.sentence(labels.get(c.code))} for c in changes]},
+                         "text": c.sentence(labels.get(c.code))} for c in changes]}),
             ensure_ascii=False, indent=2))
         return OK
     if not subs:
         out.print(f"Sổ theo dõi chưa có báo cáo nào của đơn vị {unit}" + (f" kỳ {period}" if period else ""))
         return OK
     name = next((s.unit_name for s in reversed(subs) if s.unit_name), unit)
-    out.print(f"[bold]{name} ({unit})[/]: {len(subs)} lần gửi báo cáo")
+    out.print(f"[bold]{_t(name)} ({_t(unit)})[/]: {len(subs)} lần gửi báo cáo")
     for s in subs:
         mark = " [đang dùng]" if s.used else ""
         out.print(f"  {s.period}  nhận lúc {datetime.fromtimestamp(s.received):%H:%M %d/%m/%Y}  "
-                  f"{s.status}{mark}  {s.source}  (SHA-256 {s.sha256[:12]}…)")
+                  f"{s.status}{mark}  {_path(s.source)}  (SHA-256 {s.sha256[:12]}…)")
     if changes:
         out.print(f"Số liệu đã sửa ({len(changes)}):")
         for c in changes:
-            out.print(f"  {c.period}, {datetime.fromtimestamp(c.received):%d/%m/%Y}: {c.sentence(labels.get(c.code))}")
+            out.print(f"  {c.period}, {datetime.fromtimestamp(c.received):%d/%m/%Y}: {_t(c.sentence(labels.get(c.code)))}")
     return OK
 
 

@@ -48,6 +48,7 @@ from .reminders import Reminder, reminders_csv, reminders_for, send_reminders
 from .rollup import Consolidation
 from .runconfig import ConfigError, RunConfig
 from .safeio import atomic_path
+from .textsafe import shown
 
 __all__ = ["LockBusy", "SourceError", "RunOutcome", "run", "deterministic_zip", "sheet_document"]
 
@@ -204,7 +205,7 @@ def _read_sources(cfg: RunConfig, ledger: Ledger, catalogue: Catalogue, outputs:
             continue                         # removed while we were reading the folder
         if rec is None:
             skipped.append(str(f))
-            log(f"Bỏ qua {f}: tệp đang được ghi dở, sẽ đọc ở lần chạy sau")
+            log(f"Bỏ qua {shown(f)}: tệp đang được ghi dở, sẽ đọc ở lần chạy sau")
             continue
         copy = ledger.archive_path(rec)
         sub = read_submission(copy, catalogue)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from .numbers import finite
 from .rollup import Consolidation
+from .textsafe import shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,10 +72,10 @@ def status_body(cons: Consolidation, indent: str = INDENT) -> Iterator[list[obje
     """The unit rows of "Tình hình nộp báo cáo" (columns of STATUS_HEADER), in tree order."""
     for i, r in enumerate(cons.units.values(), start=1):
         sub = r.submission
-        yield [i, r.code, indent * r.depth + r.name, r.level, r.status, sub.source if sub else "",
+        yield [i, r.code, indent * r.depth + r.name, r.level, r.status, shown(sub.source) if sub else "",
                # 0 = not known (a unit read from a Google Sheet has no file to date)
                datetime.fromtimestamp(sub.received) if sub and sub.received else None,
-               r.deadline, r.errors, r.warnings, "; ".join(s.source for s in r.ignored)]
+               r.deadline, r.errors, r.warnings, "; ".join(shown(s.source) for s in r.ignored)]
 
 
 def summary_frame(cons: Consolidation) -> "pd.DataFrame":
@@ -127,6 +128,6 @@ def findings_in_order(findings):
 
 def findings_rows(findings) -> list[list[object]]:
     """The body of a "Kết quả kiểm tra" table (no header), whatever the door writes it to."""
-    rows: list[list[object]] = [[i, f.severity.value, f.unit, f.file, f.cell, f.indicator, f.message]
+    rows: list[list[object]] = [[i, f.severity.value, f.unit, shown(f.file), f.cell, f.indicator, f.message]
                                 for i, f in enumerate(findings_in_order(findings), start=1)]
     return rows or [["", "", "", "", "", "", NO_FINDINGS]]

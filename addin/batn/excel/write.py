@@ -13,6 +13,7 @@ from .. import layout as L
 from ..actions import MarkCell, WriteFindingsSheet
 from ..model import Finding
 from ..tables import FINDINGS_HEADER, findings_rows
+from ..textsafe import inert
 from .book import find_sheet, is_classic
 
 HEADER_COLOUR = "#BDD7EE"
@@ -62,10 +63,9 @@ def sheet_for_writing(book, title: str, after=None):
 
 def as_text(value: object) -> object:
     """Text that Excel would take for a formula ("=HYPERLINK(…)" as a unit code) is sent with a
-    leading apostrophe, which Excel keeps as text and does not show."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
+    leading apostrophe, which Excel keeps as text and does not show: batn.textsafe.inert, the one
+    rule every writer uses."""
+    return inert(value)
 
 
 def write_table(sheet, rows: Sequence[Sequence[object]], widths: Sequence[float] = (),

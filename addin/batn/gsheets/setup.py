@@ -25,6 +25,7 @@ from gspread.urls import SPREADSHEETS_API_V4_BASE_URL
 
 from .. import layout as L
 from ..model import Catalogue, Period, Unit, UnitTree
+from ..textsafe import clean
 from ..xlsx.template import COL_CHECK, COL_NOTE, COL_STT, COL_VALUE, FIRST_TABLE_ROW, ROMAN, check_formula
 from . import layout as G
 from .auth import Connection, google_errors, spreadsheet_key
@@ -64,7 +65,7 @@ def cd(value: object = None, *, formula: str | None = None, bold: bool = False, 
     elif isinstance(value, (int, float)):
         d["userEnteredValue"] = {"numberValue": value}
     elif value is not None:
-        d["userEnteredValue"] = {"stringValue": str(value)}
+        d["userEnteredValue"] = {"stringValue": clean(value)}     # a stringValue is never run as a formula
     fmt: dict = {}
     text: dict = {}
     if bold:

@@ -19,10 +19,11 @@ from datetime import date, datetime
 
 from ..actions import COLOURS, MarkCell, WriteFindingsSheet, annotation_actions
 from ..model import Finding, Severity, UnitTree
-from ..numbers import finite
 from ..rollup import COVERED, HAS_ERRORS, LATE, MISSING, ROOT, SENT, Consolidation
 from ..tables import STATUS_HEADER, findings_in_order, sent_line, status_rows, summary_rows
 from ..tables import findings_rows as finding_body_rows
+from ..numbers import finite
+from ..textsafe import clean
 from ..vn import ty_le
 from ..xlsx.template import COL_VALUE, ROMAN, layout_rows
 from . import layout as G
@@ -49,7 +50,8 @@ class WritePlan:
 
 
 def safe_value(v: object) -> object:
-    """A value for a RAW write: numbers stay numbers, everything else becomes text."""
+    """A value for a RAW write: numbers stay numbers, everything else becomes text (batn.textsafe.clean:
+    no apostrophe, RAW already keeps "=..." as text; what JSON cannot carry is shown escaped)."""
     v = finite(v)       # NaN, infinity, a number beyond any double: JSON and the Sheets API refuse them
     if v is None:
         return ""
@@ -66,7 +68,7 @@ def safe_value(v: object) -> object:
             return ""
     except Exception:
         pass
-    return str(v)
+    return clean(v)
 
 
 def _rows(rows: list[list[object]]) -> list[list[object]]:

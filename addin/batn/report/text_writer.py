@@ -13,6 +13,7 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
+from ..textsafe import clean
 from .document import ReportDocument
 
 # Plain-text page: left column, gap, right column (characters).
@@ -31,7 +32,9 @@ _MD_HEADINGS = {"heading1": "## ", "heading2": "### ", "heading3": "#### "}
 
 
 def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
+    """NFC text both report writers can carry (batn.textsafe.clean: a control character from the
+    units file, which .docx XML refuses, is shown escaped)."""
+    return unicodedata.normalize("NFC", clean(text))
 
 
 def format_recipients(items: list[str]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 from ..numbers import finite
+from ..textsafe import clean
 
 HEADER_FILL = PatternFill("solid", fgColor="BDD7EE")
 THIN = Side(style="thin", color="808080")
@@ -11,10 +12,11 @@ BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 
 
 def put(ws, row: int, col: int, value: object):
-    """Write a value; text is always stored as text, so "=HYPERLINK(...)" from a clerk never becomes a formula."""
+    """Write a value; text is always stored as text, so "=HYPERLINK(...)" from a clerk never becomes a formula,
+    and what XML cannot carry (a file name's stray byte, a control character) is shown escaped (batn.textsafe)."""
     cell = ws.cell(row, col)
     value = finite(value)          # a number no cell can hold is left blank, never an OverflowError
-    cell.value = value
+    cell.value = clean(value) if isinstance(value, str) else value
     if isinstance(value, str) and cell.data_type == "f":
         cell.data_type = "s"
     return cell

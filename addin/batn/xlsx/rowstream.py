@@ -29,14 +29,12 @@ from openpyxl.cell import Cell
 from openpyxl.utils.datetime import to_excel
 
 from ..numbers import finite
+from ..textsafe import clean
 from .package import _workbook_parts
 from .sheetxml import col_letter
 
 __all__ = ["CellStyles", "SheetBody", "save_with_bodies"]
 
-# Characters XML 1.0 cannot carry (openpyxl refuses them outright), and lone surrogates (a file
-# name that is not UTF-8, as Python decodes it): shown as U+FFFD instead of failing the workbook.
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
 _ROW = re.compile(rb'<row r="(\d+)"')
 _ROWS_PER_WRITE = 500
@@ -95,7 +93,7 @@ def _cell(ref: str, value: object, style: int, epoch) -> str:
         return f'<c r="{ref}"{s} t="n"><v>{value!r}</v></c>'
     if isinstance(value, (datetime, date, time)):
         return f'<c r="{ref}"{s} t="n"><v>{to_excel(value, epoch)!r}</v></c>'
-    text = _ILLEGAL.sub("\ufffd", str(value))
+    text = clean(value)        # batn.textsafe: what XML cannot carry is shown as \xff, \x01
     space = ' xml:space="preserve"' if text != text.strip() else ""
     return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
 

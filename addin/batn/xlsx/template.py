@@ -345,7 +345,7 @@ def _write_guide_sheet(wb: Workbook, catalogue: Catalogue, unit: Unit, period: P
         ("6. Lưu tệp dạng .xlsx và gửi đơn vị cấp trên đúng hạn.", False),
     ]
     for i, (text, bold) in enumerate(lines, start=1):
-        c = ws.cell(i, 1, text)
+        c = put(ws, i, 1, text)          # the heading names the unit: text, cleaned (batn.textsafe)
         c.font = Font(bold=bold, size=12 if bold else 11)
         c.alignment = Alignment(wrap_text=True, vertical="top")
     _print_setup(ws)
