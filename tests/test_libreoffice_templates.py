@@ -187,13 +187,17 @@ def calc(tmp_path_factory):
         values = {**{i.code: v for i in rule_holders}, **{c: o for c in others}}
         files[f"case_{name}"] = write_template(src / f"case_{name}.xlsx", cat, UNIT, period, values=values)
 
+    plain = [i.code for i in cat.indicators if not i.rules and i.code not in others]
+    typed = dict(clean, **dict(zip(plain, TYPED)))
+    files["typed"] = write_template(src / "typed.xlsx", cat, UNIT, period, values=typed)
+
     keys = list(files)
     xlsx = dict(zip(keys, convert_many([files[k] for k in keys], "xlsx", root / "xlsx")))
     [pdf] = convert_many([files["bad"]], "pdf", root / "pdf")
     [ods] = convert_many([files["clean"]], "ods", root / "ods")
     _, placed = layout_rows(cat)
     return dict(cat=cat, period=period, src=files, rt=xlsx, pdf=pdf, ods=ods, placed=placed,
-                values={"bad": bad, "clean": clean})
+                values={"bad": bad, "clean": clean}, typed=dict(zip(plain, TYPED)))
 
 
 # ---------------------------------------------------------------- round trip through Calc
@@ -324,6 +328,37 @@ def test_check_formula_agrees_with_python(calc, op, case):
         # Rule.violated itself, where both inputs are figures (or blank) a clerk may legitimately type
         if all(x is None or (isinstance(x, int) and x >= 0) for x in (v, o)):
             assert got.startswith(("Lỗi", "Cảnh báo")) == rule.violated(v, o), (ind.code, v, o)
+
+
+# ---------------------------------------------------------------- text typed in a number cell
+
+# What clerks type; batn (numbers.parse_figure) reads the first three as numbers, with the cảnh báo
+# number-as-text, and the others not: "mười" has no digit, "-5" is negative, "1,644" is ambiguous.
+TYPED = ("216 lượt", "8.964", " 243 ", "mười", "-5", "1,644")
+# Where the sheet's cheap formula cannot redo batn's reading: it says "số gõ dạng chữ" (cảnh báo, retype
+# it) where batn finds the text unreadable (lỗi). Both tell the clerk to retype the figure.
+SHEET_LESS_SURE = {"1,644"}
+
+
+def test_text_in_a_number_cell_same_verdict_in_calc_and_batn(calc):
+    """The demo's "216 lượt": the "Kiểm tra" column recalculated by LibreOffice says what `batn validate`
+    says of the cell (the finding's formula text; lỗi in the sheet exactly where batn has a lỗi)."""
+    cat, placed = calc["cat"], calc["placed"]
+    rows = sheet_rows(calc["rt"]["typed"])
+    sub = read_submission(calc["src"]["typed"], cat)
+    findings = check_submission(sub, cat, EXPECT)
+    for code, typed in calc["typed"].items():
+        got = text_of(cell(rows, placed[code].row, COL_CHECK))
+        mine = [f for f in findings if f.indicator == code]
+        assert mine, f"{typed!r}: batn says nothing"
+        worst = min(mine, key=lambda f: f.severity != Severity.ERROR)
+        if typed in SHEET_LESS_SURE:
+            assert got == check_text("number-as-text") and worst.severity == Severity.ERROR, (typed, got, mine)
+            continue
+        assert got == check_text(worst.kind), f"{typed!r}: LibreOffice {got!r}, batn {[f.kind for f in mine]}"
+        assert got.startswith("Lỗi") == (worst.severity == Severity.ERROR), (typed, got, worst)
+    assert text_of(cell(rows, placed[next(iter(calc["typed"]))].row, COL_CHECK)) == \
+        "Cảnh báo: số gõ dạng chữ, hãy nhập lại bằng số"
 
 
 # ---------------------------------------------------------------- print and other formats

@@ -199,6 +199,10 @@ def _read_figure(sub: Submission, code: str, label: str, raw: Any, where: str) -
     if parsed.problem:
         sub.findings.append(finding(parsed.problem, file=sub.source, unit=sub.unit, indicator=code, cell=where,
                                     label=label, value=parsed.raw))
+    elif parsed.raw and isinstance(parsed.value, int) and parsed.value >= 0:   # as reader._take_value
+        from ..vn import so
+        sub.findings.append(finding("number-as-text", file=sub.source, unit=sub.unit, indicator=code, cell=where,
+                                    label=label, value=parsed.raw, number=so(parsed.value)))
     sub.values[code] = parsed.value
 
 

@@ -466,6 +466,12 @@ def _take_value(sub: Submission, ind, where: str, raw: object) -> None:
     if parsed.problem:
         sub.findings.append(finding(parsed.problem, file=sub.source, unit=sub.unit, indicator=ind.code, cell=where,
                                     label=ind.label, value=parsed.raw))
+    elif parsed.raw and isinstance(parsed.value, int) and parsed.value >= 0:
+        # text read as a whole number ("216 lượt"; a negative or fractional one gets its lỗi from the
+        # checks): the template's own "Kiểm tra" column says the same (template.text_check)
+        from ..vn import so
+        sub.findings.append(finding("number-as-text", file=sub.source, unit=sub.unit, indicator=ind.code,
+                                    cell=where, label=ind.label, value=parsed.raw, number=so(parsed.value)))
     sub.values[ind.code] = parsed.value
 
 

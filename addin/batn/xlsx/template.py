@@ -96,10 +96,30 @@ def check_formula(ir: IndicatorRow, placed: Mapping[str, IndicatorRow]) -> str:
         cond = _rule_condition(rule, cell, o)
         tail = f"IF({cond},{_q(text)},{tail})"
     return (
-        f'=IF({cell}="","",IF(NOT(ISNUMBER({cell})),{_q(kinds["not-a-number"]["formula"])},'
+        f'=IF({cell}="","",IF(ISTEXT({cell}),{text_check(cell)},'
+        f'IF(NOT(ISNUMBER({cell})),{_q(kinds["not-a-number"]["formula"])},'
         f'IF({cell}<0,{_q(kinds["negative"]["formula"])},'
-        f'IF({cell}<>INT({cell}),{_q(kinds["fractional"]["formula"])},{tail}))))'
+        f'IF({cell}<>INT({cell}),{_q(kinds["fractional"]["formula"])},{tail})))))'
     )
+
+
+def text_check(cell: str) -> str:
+    """The "Kiểm tra" cell for text in a number cell, agreeing with batn (batn.numbers.parse_figure).
+
+    batn reads some text as a number ("216 lượt", "8.964", " 243 ") and says so with the cảnh báo
+    number-as-text; other text is a lỗi. The formula says lỗi only where batn certainly does: no digit
+    at all ("mười"), a first character that is not a digit or "+" (batn reads a number only at the start;
+    "-5" is a negative figure), and cảnh báo "số gõ dạng chữ" for the rest, whose reading it cannot
+    redo cheaply ("1,644" is that cảnh báo here and a lỗi in batn: the clerk retypes it either way).
+    Blank text (spaces) is blank, as in batn."""
+    kinds = _kinds()
+    digits = "{" + ",".join(f'"{d}"' for d in range(10)) + "}"
+    trimmed = f"TRIM({cell})"
+    return (f'IF({trimmed}="","",'
+            f'IF(SUMPRODUCT(--ISNUMBER(FIND({digits},{cell})))=0,{_q(kinds["not-a-number"]["formula"])},'
+            f'IF(LEFT({trimmed},1)="-",{_q(kinds["negative"]["formula"])},'
+            f'IF(ISERROR(FIND(LEFT({trimmed},1),"0123456789+")),{_q(kinds["not-a-number"]["formula"])},'
+            f'{_q(kinds["number-as-text"]["formula"])}))))')
 
 
 def _rule_condition(rule: Rule, v: str, o: str) -> str:
