@@ -725,7 +725,8 @@ def _typed(ctx, n, typed, expect_value=None, kind=None, note="", code=CODE, extr
     if kind:
         return Case(n, p, ("finding", kind, ERROR, cell_of(ctx, code)), note,
                     values={**values, code: None})
-    return Case(n, p, ("read", {**values, code: expect_value}), note)
+    # read as the number, with the cảnh báo that the figure was typed as text (so says the template too)
+    return Case(n, p, ("read", {**values, code: expect_value}), note, also=("number-as-text",))
 
 
 @case("text-thousands-dot")
@@ -768,7 +769,7 @@ def _(ctx, n):
 @case("number-overflow")
 def _(ctx, n):
     return _one_cell(ctx, f"{n}.xlsx", CODE, set_cell(f"D{ctx.rows[CODE]}", "<v>1e400</v>", ' t="n"'),
-                     "not-a-number", ERROR, "Ô số liệu lưu 1e400 (tràn số, thành vô cực)")
+                     "number-too-large", ERROR, "Ô số liệu lưu 1e400 (tràn số, thành vô cực)")
 
 
 # ---------------------------------------------------------------- unit, period, catalogue
@@ -1079,6 +1080,80 @@ def _(ctx, n):
     p = _good_copy(ctx, f"{n}.xlsx")
     return Case(n, p, ("read", dict(ctx.values)),
                 "Danh sách đơn vị có mã ASCII nhưng tên đơn vị, tên cấp ở dạng NFD", units=units)
+
+
+# ---------------------------------------------------------------- round 2: figures out of place, numbers too large
+
+@case("zip-duplicate-member")
+def _(ctx, n):
+    with zipfile.ZipFile(ctx.good) as z:
+        sheet = z.read(SHEET_DATA)
+    other = set_cell(f"D{ctx.rows[CODE]}", "<v>999005</v>")(sheet)
+    p = rezip(ctx.good, ctx.dir / f"{n}.xlsx", lambda name, b: b, add={SHEET_DATA: other})
+    return Case(n, p, ("finding", "unreadable-file", ERROR, None),
+                "Tệp nén có hai phần cùng tên xl/worksheets/sheet1.xml (hai bản trang “Số liệu” khác nhau)",
+                sentinels=(999005,), mentions=("hai phần cùng tên",))
+
+
+@case("name-other-sheet")
+def _(ctx, n):
+    label = ctx.cat[CODE].label
+
+    def change(wb):
+        guide = wb["Hướng dẫn"]
+        guide["B40"], guide["D40"] = label, 999006           # the row label copied there too
+        wb.defined_names[CODE].attr_text = "'Hướng dẫn'!$D$40"
+    p = tamper(ctx.good, ctx.dir / f"{n}.xlsx", change)
+    return Case(n, p, ("finding", "name-other-sheet", ERROR, "Hướng dẫn!D40"),
+                f"Tên định danh {CODE} trỏ sang trang “Hướng dẫn”, nhãn chỉ tiêu được chép sang đó",
+                values=_with(ctx, **{CODE: None}), sentinels=(999006,))
+
+
+@case("figure-in-notes")
+def _(ctx, n):
+    p = tamper(ctx.good, ctx.dir / f"{n}.xlsx",
+               lambda wb: (wb[DATA].__setitem__(f"D{ctx.rows[CODE]}", None),
+                           wb[DATA].__setitem__(f"E{ctx.rows[CODE]}", 45)))
+    return Case(n, p, ("finding", "figure-in-notes", ERROR, f"{DATA}!E{ctx.rows[CODE]}"),
+                "Số 45 gõ vào cột “Ghi chú”, ô “Số liệu” để trống", values=_with(ctx, **{CODE: None}))
+
+
+@case("text-below-table")
+def _(ctx, n):
+    p = _write(ctx, f"{n}.xlsx")
+    p = tamper(p, p, lambda wb: (wb["Mô hình tiêu biểu"].__setitem__("B36", "Mô hình gõ dưới bảng"),
+                                 wb["Mô hình tiêu biểu"].__setitem__("D36", "Được nhân rộng")))
+    return Case(n, p, ("finding", "text-below-table", WARNING, "Mô hình tiêu biểu!B36"),
+                "Một mô hình gõ ở dòng 36, dưới vùng nhập của bảng “Mô hình tiêu biểu” (dòng 4–33)",
+                values=ctx.values)
+
+
+@case("no-figures")
+def _(ctx, n):
+    p = _write(ctx, f"{n}.xlsx", {})
+    return Case(n, p, ("finding", "no-figures", WARNING, None), "Biểu mẫu gửi lên không có số liệu nào",
+                values={c: None for c in ctx.values})
+
+
+@case("number-400-digits")
+def _(ctx, n):
+    return _typed(ctx, n, "4" + "0" * 399, kind="number-too-large",
+                  note="Số 400 chữ số gõ dạng chữ (tràn mọi kiểu số khi cộng)")
+
+
+@case("number-near-max-double")
+def _(ctx, n):
+    return _one_cell(ctx, f"{n}.xlsx", CODE, set_cell(f"D{ctx.rows[CODE]}", "<v>1.7e308</v>"),
+                     "number-too-large", ERROR, "Ô số liệu lưu 1,7 × 10³⁰⁸ (hợp lệ một mình, thành vô cực khi cộng)")
+
+
+@case("money-above-ceiling")
+def _(ctx, n):
+    code = next(i.code for i in ctx.cat.indicators if i.kind == "money")
+    p = _write(ctx, f"{n}.xlsx", _with(ctx, **{code: 5 * 10 ** 15}))
+    return Case(n, p, ("finding", "implausible-value", ERROR, cell_of(ctx, code)),
+                "Số tiền 5 triệu tỷ đồng (vượt mức tối đa hợp lý 10¹⁵ đồng của bộ chỉ tiêu)",
+                values=_with(ctx, **{code: 5 * 10 ** 15}))
 
 
 # ---------------------------------------------------------------- LibreOffice, all at once

@@ -138,9 +138,10 @@ def test_clean_file_has_no_findings(make_filled, valid_values, cat2024, expect):
     assert sub.sha256 == sha256(path)
 
 
-def test_blank_file_has_no_findings(make_filled, expect):
+def test_blank_file_is_only_warned_about(make_filled, expect):
+    """A form sent with no figures at all is not an error, but never passes as a report (cảnh báo)."""
     fc = check(make_filled(None), expect)
-    assert fc.findings == []
+    assert [(f.kind, f.severity) for f in fc.findings] == [("no-figures", WARNING)]
     assert set(fc.submission.values.values()) == {None}
 
 

@@ -17,10 +17,12 @@ This is an adapter: stdlib sqlite3 only, no spreadsheet library.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import sqlite3
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -29,9 +31,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from . import vn
+from .textsafe import stored, unstored
+from .safeio import FileTooLarge, NotARegularFile, kind_of
+from .xlsx.package import MAX_FILE_BYTES
 from .xlsx.reader import sha256_of
 
-from .textsafe import stored, unstored
 __all__ = ["Ledger", "LedgerError", "Received", "Incoming", "RunBatch", "Recorded", "ChangeRow",
            "SubmissionRow", "change_sentence", "SCHEMA_VERSION"]
 
@@ -322,12 +326,21 @@ class Ledger:
         it was being copied (a clerk still saving it): the next run will take it."""
         src = Path(src)
         self.archive_dir.mkdir(parents=True, exist_ok=True)
-        before = os.stat(src)
+        # Opened without blocking and judged on what was opened: a FIFO or a device named like a
+        # workbook raises NotARegularFile here instead of hanging or filling the archive.
+        f = os.fdopen(os.open(src, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)), "rb")
+        before = os.fstat(f.fileno())
+        if not stat.S_ISREG(before.st_mode):
+            f.close()
+            raise NotARegularFile(errno.EINVAL, kind_of(before.st_mode))
+        if before.st_size > MAX_FILE_BYTES:      # never a unit's report: not copied, reported by the reader
+            f.close()
+            raise FileTooLarge(before.st_size, MAX_FILE_BYTES)
         fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=self.archive_dir)
         h = hashlib.sha256()
         size = 0
         try:
-            with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
+            with os.fdopen(fd, "wb") as out, f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     h.update(chunk)
                     out.write(chunk)
@@ -364,6 +377,12 @@ class Ledger:
                 if p.name.startswith(sha):
                     return f"{sha[:2]}/{p.name}"
         return None
+
+    def first_seen(self, sha: str, default: float) -> float:
+        """When this content was first recorded as received (an earlier run), else `default`: the
+        time of receipt of a file that records no save time of its own."""
+        row = self.db.execute("SELECT received FROM submissions WHERE sha256=?", (sha,)).fetchone()
+        return float(row[0]) if row else default
 
     def archive_path(self, rec: Received | str) -> Path:
         return self.archive_dir / (rec.archive if isinstance(rec, Received) else rec)
@@ -477,6 +496,7 @@ class Ledger:
         from_source = unstored(self._one("SELECT source FROM submissions WHERE id=?", old_id))
         to_source, name, received = db.execute("SELECT source, unit_name, received FROM submissions WHERE id=?",
                                                (sid,)).fetchone()
+        to_source = unstored(to_source)
         out = []
         for code in sorted(set(old) | set(new)):
             a, b = old.get(code), new.get(code)
@@ -496,7 +516,6 @@ class Ledger:
         row = self.db.execute("SELECT sha256 FROM run_outputs WHERE path=? ORDER BY run_id DESC LIMIT 1",
                               (stored(path),)).fetchone()
         return row[0] if row else None
-        to_source = unstored(to_source)
 
     def last_outputs(self) -> dict[str, str]:
         """Each output path with the SHA-256 of its last recorded version."""

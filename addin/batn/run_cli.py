@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .cliutil import VietnameseTyper
+from .cliutil import VietnameseTyper, finding_dict
 from .textsafe import clean, json_ready, shown
 
 OK, HAS_ERRORS, CANNOT_RUN = 0, 1, 2
@@ -81,7 +81,8 @@ def run_command(config: Path, *, as_json: bool = False, quiet: bool = False) -> 
             "reminders": [{"code": r.code, "name": r.name, "status": r.status, "contact": r.contact,
                            "deadline": r.deadline.isoformat() if r.deadline else None} for r in result.reminders],
             "emails_sent": result.emails_sent, "emails_failed": result.emails_failed,
-            "duration": result.duration}), ensure_ascii=False, indent=2))
+            "duration": result.duration,
+            "findings": [finding_dict(f) for f in result.findings]}), ensure_ascii=False, indent=2))
         return status
     if quiet:
         return status

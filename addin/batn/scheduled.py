@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterable
 from .findings import count
 from .history import add_history_to_report, compare_with_history, figure_text, history_outliers, history_paragraphs
 from .ledger import ChangeRow, Incoming, Ledger, LedgerError, Received, RunBatch
-from .model import Catalogue, Finding, Period, Severity, Submission, UnitTree
+from .model import FIRST_SEEN, SAVED_IN_FILE, Catalogue, Finding, Period, Severity, Submission, UnitTree
 from .reminders import Reminder, reminders_csv, reminders_for, send_reminders
 from .rollup import Consolidation
 from .runconfig import ConfigError, RunConfig
@@ -183,18 +183,21 @@ def _status_of(sub: Submission, cons: Consolidation) -> str:
 
 def _read_sources(cfg: RunConfig, ledger: Ledger, catalogue: Catalogue, outputs: Iterable[Path], log: Log
                   ) -> tuple[list[tuple[Received, Submission]], list[str]]:
-    from .xlsx.reader import find_workbooks, read_submission
+    from .xlsx.reader import list_inbox, read_submission
 
     # Our own files are never inputs, even when a folder is configured inside another.
     own_dir = cfg.archive.resolve()
     own_files = {o.resolve() for o in outputs}
     files: list[Path] = []
+    notes: list[Finding] = []          # files named but not read: skipped, or not archivable
     for s in cfg.sources:
         if s.type != "folder":
             continue
         if not s.path.is_dir():
             raise ConfigError(f"Không có thư mục nguồn {s.path}")
-        files += [f for f in find_workbooks(s.path)
+        listed, skipped_files = list_inbox(s.path)
+        notes += skipped_files
+        files += [f for f in map(Path, listed)
                   if f.resolve() not in own_files and own_dir not in f.resolve().parents]
     out: list[tuple[Received, Submission]] = []
     skipped: list[str] = []
@@ -203,18 +206,24 @@ def _read_sources(cfg: RunConfig, ledger: Ledger, catalogue: Catalogue, outputs:
             rec = ledger.archive(f, source=str(f))
         except FileNotFoundError:
             continue                         # removed while we were reading the folder
+        except OSError:                      # a FIFO, a device, too large, unreadable: named, not archived
+            notes.extend(read_submission(f, catalogue).findings)
+            continue
         if rec is None:
             skipped.append(str(f))
             log(f"Bỏ qua {shown(f)}: tệp đang được ghi dở, sẽ đọc ở lần chạy sau")
             continue
         copy = ledger.archive_path(rec)
         sub = read_submission(copy, catalogue)
-        sub.source, sub.received, sub.sha256 = rec.source, rec.mtime, rec.sha256
+        if sub.received_from != SAVED_IN_FILE:   # no save time inside: when the ledger first saw it
+            sub.received, sub.received_from = ledger.first_seen(rec.sha256, rec.mtime), FIRST_SEEN
+        rec = replace(rec, mtime=sub.received)
+        sub.source, sub.sha256 = rec.source, rec.sha256
         sub.findings = [replace(x, file=rec.source) if x.file == str(copy) else x for x in sub.findings]
         out.append((rec, sub))
         if i == 0:
             _pause("read")
-    return out, skipped
+    return out, skipped, notes
 
 
 # ====================================================================== Google sources
@@ -474,13 +483,14 @@ def _run_locked(cfg: RunConfig, tree: UnitTree, catalogue: Catalogue, period: Pe
         raise ConfigError(str(e)) from None
     with ledger:
         ledger.clean_temporary()
-        read, skipped = _read_sources(cfg, ledger, catalogue, paths.values(), log)
+        read, skipped, notes = _read_sources(cfg, ledger, catalogue, paths.values(), log)
         from_sheets, sheets, google_requests = _read_google(cfg, ledger, catalogue, now, log, google_backoff)
         read += from_sheets
         subs = [s for _, s in read]
         newest = max((r.mtime for r, _ in read), default=cfg.units.stat().st_mtime)
         as_of = datetime.fromtimestamp(int(newest))
         cons = consolidate(subs, tree, catalogue, period, root=root, as_of=as_of)
+        cons.findings[:0] = notes              # every file of the inbox is read or named
         own = {c: ledger.own_history(c) for c, r in cons.units.items() if r.submission is not None}
         for f in history_outliers(cons, own, cfg.history):
             cons.findings.append(f)

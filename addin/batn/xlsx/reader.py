@@ -24,8 +24,8 @@ from python_calamine import CalamineWorkbook
 from .. import layout as L
 from ..catalogue import CatalogueError, load_catalogue
 from ..findings import finding
-from ..model import FILE_TIME, SAVED_IN_FILE, Catalogue, Submission
-from ..numbers import parse_figure
+from ..model import FILE_TIME, SAVED_IN_FILE, Catalogue, Severity, Submission
+from ..numbers import parse_figure, readable
 from ..safeio import FileTooLarge, NotARegularFile, kind_of, read_regular
 from .package import (MAX_FILE_BYTES, CellFacts, Package, Unreadable, cell_facts, formula_risk,
                       is_untouched_annotation, open_package)
@@ -82,6 +82,7 @@ def sha256_of(path: Path) -> str:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 MAX_TEXT = 2000          # characters kept of one narrative cell
 MAX_ROWS_READ = 5000     # rows of one sheet we ever look at (names point near the top)
+BELOW_BLOCK = 200        # rows under a narrative list where clerks go on typing, outside its input block
 
 
 def _nfc(x: object) -> object:
@@ -144,15 +145,16 @@ class Grid:
             return None
         return None if v == "" else _nfc(v)
 
-    def block_is_empty(self, t: Target) -> bool:
-        """True when the sheet XML shows no value in the block (most narrative lists are empty):
-        the sheet then need not be loaded at all. Without XML, assume it may hold values."""
+    def block_is_empty(self, t: Target, below: int = 0) -> bool:
+        """True when the sheet XML shows no value in the block, nor in the `below` rows under it
+        (most narrative lists are empty): the sheet then need not be loaded at all. Without XML,
+        assume it may hold values."""
         xml = self.xml.get(t.sheet)
         if xml is None:
             return False
         cols = "|".join(_col_letter(c) for c in range(t.col, t.col2 + 1)).encode()
         for m in re.finditer(rb'<c r="(?:' + cols + rb')(\d+)"[^>]*?>\s*<(?:v|is|f)\b', xml):
-            if t.row < int(m.group(1)) <= t.row2 + 1:
+            if t.row < int(m.group(1)) <= t.row2 + 1 + below:
                 return False
         return True
 
@@ -225,9 +227,12 @@ def _reach(names: tuple[tuple[str, str], ...]) -> tuple[dict[str, int], dict[str
         t = parse_ref(ref)
         if t is None:
             continue
-        rows[t.sheet] = max(rows.get(t.sheet, 0), t.row2)
-        first = t.col if key.startswith("BATN_") else max(0, t.col - 2)
-        cols.setdefault(t.sheet, set()).update(range(first, t.col2 + 1))
+        block = key.startswith("BATN_") and t.row2 > t.row          # a narrative list
+        rows[t.sheet] = max(rows.get(t.sheet, 0), t.row2 + (BELOW_BLOCK if block else 0))
+        if key.startswith("BATN_"):
+            cols.setdefault(t.sheet, set()).update(range(t.col, t.col2 + 1))
+        else:            # an indicator: its label two columns left, its "Ghi chú" one column right
+            cols.setdefault(t.sheet, set()).update(range(max(0, t.col - 2), t.col2 + 2))
     return rows, cols
 
 
@@ -342,6 +347,9 @@ def read_grid(sub: Submission, grid: "Grid", names: dict[str, str], catalogue: C
     if extra_checks:
         extra_checks(catalogue)
     _read_narratives(sub, grid, names, catalogue)
+    if sub.values and all(v is None for v in sub.values.values()) \
+            and not any(f.indicator for f in sub.findings if f.severity == Severity.ERROR):
+        sub.findings.append(finding("no-figures", file=file, unit=sub.unit))
     return sub
 
 
@@ -476,6 +484,8 @@ def _take_value(sub: Submission, ind, where: str, raw: object) -> None:
 
 
 def _read_values(sub: Submission, grid: Grid, names: dict[str, str], catalogue: Catalogue, file: str) -> None:
+    unit_ref = parse_ref(names.get(L.NAME_UNIT, ""))
+    data_sheet = unit_ref.sheet if unit_ref else None     # every figure sits on the sheet of the unit code
     for ind in catalogue.indicators:
         code = ind.code
         if code not in names:
@@ -486,9 +496,32 @@ def _read_values(sub: Submission, grid: Grid, names: dict[str, str], catalogue: 
         if t is None:
             continue
         sub.cells[code] = t.where()
+        if data_sheet is not None and t.sheet != data_sheet:
+            # a name re-pointed to another sheet ("Hướng dẫn"...), even with the row label copied there
+            sub.values[code] = None
+            sub.findings.append(finding("name-other-sheet", file=file, unit=sub.unit, indicator=code, cell=t.where(),
+                                        name=code, label=ind.label, sheet=t.sheet, expected=data_sheet))
+            continue
         label = grid.value(t, dc=-2)
         sub.labels[code] = "" if label is None else str(label)
-        _take_value(sub, ind, t.where(), grid.value(t))
+        raw = grid.value(t)
+        _take_value(sub, ind, t.where(), raw)
+        if raw is None:
+            _figure_in_notes(sub, ind, grid, t)
+
+
+def _figure_in_notes(sub: Submission, ind, grid: Grid, t: Target) -> None:
+    """A figure typed in the "Ghi chú" column beside an empty input cell is not guessed into the
+    figures (the note may say something else), but never passes unseen."""
+    note = grid.value(t, dc=1)
+    if note is None or isinstance(note, bool):
+        return
+    parsed = parse_figure(note)
+    if parsed.value is None or parsed.problem:
+        return
+    where = f"{t.sheet}!{_col_letter(t.col + 1)}{t.row + 1}"
+    sub.findings.append(finding("figure-in-notes", file=sub.source, unit=sub.unit, indicator=ind.code, cell=where,
+                                label=ind.label, value=readable(parsed.value), input=t.a1))
 
 
 def judge_cell(sub: Submission, code: str, where: str, facts: CellFacts, catalogue: Catalogue) -> None:
@@ -547,18 +580,22 @@ def _check_input_cells(sub: Submission, path: Path, pkg: Package, grid: "XmlGrid
 def _read_narratives(sub: Submission, grid: Grid, names: dict[str, str], catalogue: Catalogue) -> None:
     for nl in catalogue.narratives:
         ref = parse_ref(names[nl.name]) if nl.name in names else None
-        if ref is not None and grid.block_is_empty(ref):
+        if ref is not None and grid.block_is_empty(ref, below=BELOW_BLOCK):
             sub.narratives[nl.key] = []
             continue
         t = _resolve(names, nl.name, grid, sub, sub.source)
-        sub.narratives[nl.key] = _narrative_rows(sub, grid, t, nl.sheet) if t else []
+        sub.narratives[nl.key] = _narrative_rows(sub, grid, t, nl.sheet, below=BELOW_BLOCK) if t else []
 
 
-def _narrative_rows(sub: Submission, grid: Grid, t: Target, sheet_title: str) -> list[tuple[str, ...]]:
+def _narrative_rows(sub: Submission, grid: Grid, t: Target, sheet_title: str,
+                    below: int = 0) -> list[tuple[str, ...]]:
+    """The list's rows, and the rows typed under its input block (up to `below` more rows), in the same
+    columns: those mean the same as the rows above them, so they are read, and the clerk is told."""
     rows: list[tuple[str, ...]] = []
     removed, longest = 0, 0
     sheet = grid.sheet(t.sheet) or []
-    for r in range(t.row, min(t.row2, len(sheet) - 1) + 1):
+    outside: list[int] = []
+    for r in range(t.row, min(t.row2 + below, len(sheet) - 1) + 1):
         texts = []
         for j, c in enumerate(sheet[r][t.col:t.col2 + 1]):
             if c == "" or c is None or (grid.blocked and (t.sheet, r, t.col + j) in grid.blocked):
@@ -570,6 +607,12 @@ def _narrative_rows(sub: Submission, grid: Grid, t: Target, sheet_title: str) ->
             texts.append(text[:MAX_TEXT])
         if any(texts):
             rows.append(tuple(texts))
+            if r > t.row2:
+                outside.append(r + 1)
+    if outside:
+        sub.findings.append(finding("text-below-table", file=sub.source, unit=sub.unit, sheet=sheet_title,
+                                    cell=f"{t.sheet}!{_col_letter(t.col)}{outside[0]}", count=len(outside),
+                                    rows=_row_list(outside), last=t.row2 + 1))
     if removed:
         sub.findings.append(finding("text-cleaned", file=sub.source, unit=sub.unit, sheet=sheet_title, count=removed))
     if longest > MAX_TEXT:
@@ -577,6 +620,11 @@ def _narrative_rows(sub: Submission, grid: Grid, t: Target, sheet_title: str) ->
                                     length=f"{longest:,}".replace(",", "."),
                                     limit=f"{MAX_TEXT:,}".replace(",", ".")))
     return rows
+
+
+def _row_list(rows: list[int]) -> str:
+    shown = ", ".join(str(r) for r in rows[:5])
+    return shown + (f" và {len(rows) - 5} dòng khác" if len(rows) > 5 else "")
 
 
 def _read_by_position(sub: Submission, pkg: Package, wb: CalamineWorkbook, catalogue: Catalogue | None) -> Submission:
@@ -679,13 +727,13 @@ def list_inbox(folder: str | Path) -> tuple[list[str], list]:
             elif f.startswith("."):
                 skip(p, "tệp ẩn (tên bắt đầu bằng dấu chấm); nếu là báo cáo, hãy đổi tên cho khỏi dấu chấm")
             else:
-                try:
-                    mode = os.lstat(p).st_mode
+                try:        # a link is judged on what it reaches (stat never blocks, even on a FIFO)
+                    mode = os.stat(p).st_mode
                 except OSError as e:
                     skip(p, os_reason(e))
                     continue
-                if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
-                    files.append(p)       # a link is opened without blocking and judged on what it reaches
+                if stat.S_ISREG(mode):
+                    files.append(p)       # and judged again once opened (read_regular)
                 else:
                     skip(p, f"đây không phải tệp mà là {kind_of(mode)}; batn không đọc")
     files.sort()
