@@ -55,13 +55,17 @@ def defined_names(book) -> dict[str, str]:
 
 
 def _extent(names: dict[str, str]) -> dict[str, tuple[int, int]]:
-    """Rows and columns to read per sheet (1-based counts): as far as the deepest named cell."""
+    """Rows and columns to read per sheet (1-based counts): as far as the reader looks, i.e. the deepest
+    named cell, the "Ghi chú" column right of an input cell, and the rows typed under a list's block."""
+    below = getattr(R, "BELOW_BLOCK", 0)
     ext: dict[str, tuple[int, int]] = {}
     for ref in names.values():
         t = R.parse_ref(ref)
         if t:
             rows, cols = ext.get(t.sheet, (1, 1))
-            ext[t.sheet] = (min(max(rows, t.row2 + 1), _MAX_ROWS), max(cols, t.col2 + 1))
+            single = (t.row, t.col) == (t.row2, t.col2)
+            last_row = t.row2 + 1 + (0 if single else below)
+            ext[t.sheet] = (min(max(rows, last_row), _MAX_ROWS), max(cols, t.col2 + 1 + (1 if single else 0)))
     return ext
 
 
