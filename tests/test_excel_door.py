@@ -18,6 +18,7 @@ pytest.importorskip("xlwings", reason="the Excel door needs xlwings (pip install
 
 from remote_book import ClassicBook, actions, lite_client, remote_book  # noqa: E402  (sets XLWINGS_LICENSE_KEY before importing xlwings)
 
+from batn.xlsx.package import stamp_saved_time
 from batn import layout as L  # noqa: E402
 from batn.actions import COLOURS  # noqa: E402
 from batn.cli import app
@@ -274,8 +275,7 @@ def consolidation_book(tmp_path, cat2024, period2024, valid_values):
         if code == "A2":
             v["TT_DOANVIEN"] = v["TT_CBCCVC_TRE"] + 1      # a lỗi in one report
         p = write_template(inbox / f"{code}.xlsx", cat2024, units[code], period2024, values=v)
-        when = datetime(2024, 12, 10, 9, 0).timestamp()
-        os.utime(p, (when, when))
+        stamp_saved_time(p, datetime(2024, 12, 10, 9, 0))     # saved then, as Excel records it
     (inbox / "hong.xlsx").write_text("không phải Excel", encoding="utf-8")
     (tmp_path / "units.csv").write_text("code,name,parent,level\n" + "\n".join(",".join(r) for r in UNITS),
                                         encoding="utf-8")

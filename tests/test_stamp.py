@@ -42,7 +42,8 @@ def test_stamped_file_reads_as_the_unit(tmp_path):
     for code in ("A", "B"):
         st.write(tmp_path / f"{code}.xlsx", Unit(code, f"Đoàn {code}", "T"))
     assert [read_submission(tmp_path / f"{c}.xlsx").unit for c in "AB"] == ["A", "B"]
-    assert not read_submission(tmp_path / "B.xlsx").findings
+    # a blank form is only warned about: it carries no figures yet
+    assert [f.kind for f in read_submission(tmp_path / "B.xlsx").findings] == ["no-figures"]
 
 
 def test_many_templates_on_two_processes(tmp_path):

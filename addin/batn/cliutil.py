@@ -289,6 +289,9 @@ def terminal(text: object) -> str:
     return escape(clean(text))
 
 
+SHOWN_SKIPPED = 20     # files named on the terminal; the workbook and --json list them all
+
+
 def show_consolidation(cons) -> None:
     """Units per status, then the completeness line a clerk reads first."""
     from collections import Counter
@@ -305,3 +308,12 @@ def show_consolidation(cons) -> None:
     out.print(t)
     out.print(f"Đã gửi báo cáo: {len(cons.sent)}/{len(cons.expected)} đơn vị; "
               f"{count(cons.findings, Severity.ERROR)} lỗi, {count(cons.findings, Severity.WARNING)} cảnh báo")
+    # Files not read are named here too, not only in the workbook: nothing in the inbox goes unsaid.
+    skipped = [f for f in cons.findings if f.kind in ("skipped-file", "unreadable-file") and not f.unit]
+    if skipped:
+        out.print(f"Tệp không đọc được hoặc bỏ qua ({len(skipped)}):")
+        for f in skipped[:SHOWN_SKIPPED]:
+            out.print(f"  - {terminal(shown(f.file))}: {terminal(f.message)}")
+        if len(skipped) > SHOWN_SKIPPED:
+            out.print(f"  … và {len(skipped) - SHOWN_SKIPPED} tệp khác (xem trang “Kết quả kiểm tra” của tệp tổng hợp "
+                      f"hoặc chạy lại với --json)")

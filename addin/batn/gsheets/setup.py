@@ -348,7 +348,7 @@ class _Planner:
             elif what == "indicator":
                 ind = item.indicator
                 left.append([cd(int(item.stt), center=True), cd(ind.label, wrap=True), cd(ind.unit)])
-                checks.append([cd(None, formula=check_formula(item, tl.placed), wrap=True, colour="C00000")])
+                checks.append([cd(None, formula=check_formula(item, tl.placed, self.cat.ceiling(ind)), wrap=True, colour="C00000")])
             else:
                 num, den = item
                 left.append([cd(None), cd(f"Tỷ lệ (tự tính): mục {tl.placed[num].stt} / mục {tl.placed[den].stt}",

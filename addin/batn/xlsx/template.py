@@ -84,8 +84,9 @@ def layout_rows(catalogue: Catalogue) -> tuple[list[tuple[str, object]], dict[st
     return rows, placed
 
 
-def check_formula(ir: IndicatorRow, placed: Mapping[str, IndicatorRow]) -> str:
-    """The "Kiểm tra" cell of one indicator row, compiled from the catalogue's rules."""
+def check_formula(ir: IndicatorRow, placed: Mapping[str, IndicatorRow], ceiling: int | None = None) -> str:
+    """The "Kiểm tra" cell of one indicator row, compiled from the catalogue's rules and the
+    indicator's ceiling (`Catalogue.ceiling`), in the order batn's checks take them."""
     kinds = _kinds()
     cell = _abs(COL_VALUE, ir.row)
     tail = '""'
@@ -99,7 +100,9 @@ def check_formula(ir: IndicatorRow, placed: Mapping[str, IndicatorRow]) -> str:
         f'=IF({cell}="","",IF(ISTEXT({cell}),{text_check(cell)},'
         f'IF(NOT(ISNUMBER({cell})),{_q(kinds["not-a-number"]["formula"])},'
         f'IF({cell}<0,{_q(kinds["negative"]["formula"])},'
-        f'IF({cell}<>INT({cell}),{_q(kinds["fractional"]["formula"])},{tail})))))'
+        + (f'IF({cell}>{ceiling},{_q(kinds["implausible-value"]["formula"])},' if ceiling is not None else "")
+        + f'IF({cell}<>INT({cell}),{_q(kinds["fractional"]["formula"])},{tail})))))'
+        + (")" if ceiling is not None else "")
     )
 
 
@@ -205,7 +208,7 @@ def _write_table(ws, catalogue: Catalogue, rows, placed, values: Mapping[str, ob
             note = ws.cell(r, COL_NOTE)
             note.protection = UNLOCKED
             note.fill = INPUT_FILL
-            ws.cell(r, COL_CHECK, check_formula(ir, placed))
+            ws.cell(r, COL_CHECK, check_formula(ir, placed, catalogue.ceiling(ind)))
             ws.cell(r, COL_ERR, f'=IF(LEFT({get_column_letter(COL_CHECK)}{r},3)="Lỗi",1,0)')
             ws.cell(r, COL_WARN, f'=IF(LEFT({get_column_letter(COL_CHECK)}{r},8)="Cảnh báo",1,0)')
             dv.add(v.coordinate)
