@@ -31,8 +31,10 @@ SAMPLE_UNIT = Unit("MA_DON_VI", "Tên đơn vị (ví dụ: Đoàn phường B�
 BLANKS = [("3tn-2024", "2026"), ("3tn-2009", "2009-2013")]
 
 
-def reproducible_zip(data: bytes) -> bytes:
-    """Fixed zip timestamps and a fixed creation date (openpyxl and python-docx stamp the clock)."""
+def reproducible_zip(data: bytes, keep_modified: bool = False) -> bytes:
+    """Fixed zip timestamps and a fixed creation date (openpyxl and python-docx stamp the clock).
+    `keep_modified`: keep the save time (the demo inbox's files were 'sent' at the time stamped in them,
+    and batn decides which file is newer, and what is late, from it)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buf, "w") as dst:
         for info in src.infolist():
@@ -40,13 +42,13 @@ def reproducible_zip(data: bytes) -> bytes:
             if info.filename == "docProps/core.xml":
                 body = re.sub(rb"(<dcterms:created[^>]*>)[^<]*(<)", rb"\g<1>2026-01-01T00:00:00Z\2", body)
             dst.writestr(info, body)
-    return _fixed_zip(buf.getvalue())
+    return _fixed_zip(buf.getvalue(), keep_modified)
 
 
 def _copy_fixed(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     if src.suffix in (".xlsx", ".docx") and zipfile.is_zipfile(src):   # the demo plants one broken file
-        dst.write_bytes(reproducible_zip(src.read_bytes()))
+        dst.write_bytes(reproducible_zip(src.read_bytes(), keep_modified=src.parent.name == "hop_thu"))
     else:
         shutil.copyfile(src, dst)
 

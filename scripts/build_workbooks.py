@@ -161,15 +161,16 @@ def build() -> Workbook:
     return wb
 
 
-def reproducible_zip(data: bytes) -> bytes:
+def reproducible_zip(data: bytes, keep_modified: bool = False) -> bytes:
     """The same members in the same order with a fixed timestamp, and the fixed "modified" date that
-    openpyxl replaces with the current time on save: identical input, identical bytes."""
+    openpyxl replaces with the current time on save: identical input, identical bytes.
+    `keep_modified`: the file's save time is data (a demo unit's report says when it was sent)."""
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             body = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
+            if info.filename == "docProps/core.xml" and not keep_modified:
                 body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>2026-01-01T00:00:00Z\2", body)
             fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             fixed.compress_type = zipfile.ZIP_DEFLATED

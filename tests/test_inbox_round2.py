@@ -388,3 +388,25 @@ def test_batn_run_names_special_files_and_keeps_running(world, tmp_path):
         data = json.loads(out)
         named = {Path(f["file"]).name for f in data["findings"] if f["kind"] == "skipped-file"}
         assert {"x.xlsx", "zero.xlsx", "~$A.xlsx"} <= named, named
+
+
+def test_the_shipped_demo_inbox_copied_in_any_order_keeps_its_totals(world, tmp_path):
+    """The issue's case: `cp -r` of the demo inbox so that the old copy Ban_cu_CD_PQ_AT.xlsx arrives last."""
+    src = Path(__file__).resolve().parent.parent / "workbooks" / "demo"
+    runs = []
+    for order in (sorted, lambda names: sorted(names, key=lambda n: n.startswith("Ban_cu"))):
+        inbox = tmp_path / f"hop_thu_{len(runs)}"
+        inbox.mkdir()
+        for name in order([p.name for p in (src / "hop_thu").iterdir()]):
+            shutil.copy(src / "hop_thu" / name, inbox / name)          # plain copy: new modification times
+        r = CliRunner().invoke(app, ["consolidate", str(inbox), "--units", str(src / "don_vi.csv"), "--catalog",
+                                     "3tn-2024", "--period", "2026-H1", "--out", str(tmp_path / f"{len(runs)}.xlsx"),
+                                     "--json"])
+        assert r.exit_code == 1, r.output           # the demo plants errors
+        runs.append(json.loads(r.stdout))
+    a, b = runs
+    assert a["totals"] == b["totals"] and a["totals"]["CD_CAYXANH"] == 55
+    assert status(a) == status(b)
+    assert list(status(b).values()).count("nộp muộn") == 1           # only the unit planted late
+    (dup,) = findings(b, "duplicate-unit")
+    assert dup["message"].endswith("Ban_cu_CD_PQ_AT.xlsx")             # the old copy is the one left out

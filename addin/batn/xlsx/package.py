@@ -185,11 +185,12 @@ def _xml(data: bytes, name: str):
     try:
         return ET.fromstring(data)
     except ET.ParseError as e:
-        raise Unreadable(f"cấu trúc sổ tính bị hỏng ({name}: {e})") from None
+        line, col = getattr(e, "position", (0, 0))
+        raise Unreadable(f"cấu trúc sổ tính bị hỏng (phần {name}, dòng {line}, cột {col})") from None
     except Unreadable:
         raise
-    except Exception as e:   # defusedxml's refusals (entities, DTD, external references)
-        raise Unreadable(f"cấu trúc XML không an toàn trong “{name}” ({type(e).__name__})") from None
+    except Exception:   # defusedxml's refusals (entities, DTD, external references)
+        raise Unreadable(f"phần “{name}” {UNSAFE_XML}") from None
 
 
 def open_package(path: Path, data: bytes | None = None) -> Package:

@@ -382,10 +382,6 @@ def _block_risky_cells(sub: Submission, path: Path, pkg: Package, grid: "XmlGrid
                                         label=cells[a1], why=why, formula=facts.formula[:200]))
 
 
-def _short(e: Exception) -> str:
-    return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-
-
 def calamine_reason(e: Exception) -> str:
     """python-calamine's error, said for a clerk."""
     text = str(e).lower()
@@ -396,7 +392,10 @@ def calamine_reason(e: Exception) -> str:
         return "một trang tính có quá nhiều ô (vượt giới hạn đọc), có thể là tệp độc hại"
     if "encrypt" in text or "password" in text:
         return "tệp có đặt mật khẩu; hãy gỡ mật khẩu rồi gửi lại"
-    return f"nội dung hỏng ({_short(e)})"
+    if "detect" in text and "format" in text:
+        return "không nhận ra định dạng bảng tính (nội dung không đúng với đuôi tệp hoặc đã bị hỏng)"
+    # the library's own words are English: the clerk is told what to do, not what it said
+    return "nội dung hỏng, không đọc được; hãy mở tệp bằng Excel, lưu lại rồi gửi lại"
 
 
 def _rows_needed(names: dict[str, str]) -> dict[str, int]:
