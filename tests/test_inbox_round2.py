@@ -410,3 +410,14 @@ def test_the_shipped_demo_inbox_copied_in_any_order_keeps_its_totals(world, tmp_
     assert list(status(b).values()).count("nộp muộn") == 1           # only the unit planted late
     (dup,) = findings(b, "duplicate-unit")
     assert dup["message"].endswith("Ban_cu_CD_PQ_AT.xlsx")             # the old copy is the one left out
+
+
+def test_validate_a_folder_checks_every_file_in_it(world, tmp_path):
+    inbox = inbox_with(world, tmp_path, "A", "B")
+    (inbox / "~$A.xlsx").write_bytes(b"\0" * 165)
+    r = CliRunner().invoke(app, ["validate", str(inbox), "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert sorted(f["unit"] for f in data["files"]) == ["", "A", "B"]
+    (skipped,) = [f for f in data["files"] if not f["unit"]]
+    assert skipped["file"].endswith("~$A.xlsx") and skipped["findings"][0]["kind"] == "skipped-file"

@@ -42,7 +42,7 @@ def template(
 
 @app.command()
 def validate(
-    files: List[Path] = typer.Argument(..., metavar="TỆP", help="Các tệp báo cáo (.xlsx)"),
+    files: List[Path] = typer.Argument(..., metavar="TỆP", help="Các tệp báo cáo (.xlsx), hoặc thư mục chứa chúng"),
     as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON"),
     annotate: bool = typer.Option(False, "--annotate", help="Ghi bản sao <tên>.kiem-tra.xlsx có tô màu, ghi chú"),
     catalog: Optional[str] = typer.Option(None, "--catalog", help="Bộ chỉ tiêu phải dùng"),
@@ -77,7 +77,10 @@ def validate(
             "errors": n_err, "warnings": n_warn}), ensure_ascii=False, indent=2))
     else:
         for c in checks:
-            tag = "[red]có lỗi[/]" if any(f.severity == Severity.ERROR for f in c.findings) else "[green]đạt[/]"
+            if c.findings and all(f.kind == "skipped-file" for f in c.findings):
+                tag = "[yellow]bỏ qua[/]"
+            else:
+                tag = "[red]có lỗi[/]" if any(f.severity == Severity.ERROR for f in c.findings) else "[green]đạt[/]"
             out.print(f"[bold]{terminal(shown(c.path))}[/] ({terminal(c.submission.unit or '?')}): {tag}")
             for f in c.findings:
                 colour = "red" if f.severity == Severity.ERROR else "yellow"

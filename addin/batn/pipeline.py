@@ -81,10 +81,24 @@ class FileCheck:
     findings: list[Finding]
 
 
+def _expand_folders(paths: Iterable[str | Path]) -> tuple[list[str | Path], list[Finding]]:
+    """Files as given; a folder stands for every file in it, as in a consolidation (list_inbox)."""
+    files: list[str | Path] = []
+    skipped: list[Finding] = []
+    for p in paths:
+        if Path(p).is_dir():
+            listed, notes = list_inbox(p)
+            files.extend(listed)
+            skipped.extend(notes)
+        else:
+            files.append(p)
+    return files, skipped
+
+
 def validate_files(paths: Iterable[str | Path], expect: Expectation = Expectation(),
                    catalogue: Catalogue | None = None, progress: Progress = _noop) -> list[FileCheck]:
-    paths = list(paths)
-    out = []
+    paths, skipped = _expand_folders(paths)
+    out = [FileCheck(Path(f.file), Submission("", "", "", {}, {}, source=f.file, findings=[f]), [f]) for f in skipped]
     for i, p in enumerate(paths, start=1):
         cat = catalogue or (load_catalogue(expect.catalogue) if expect.catalogue else None)
         sub = read_submission(p, cat)
