@@ -18,7 +18,7 @@ def test_demo_runs_and_reports(tmp_path):
     sub = read_submission(consolidated)
     assert sub.unit == "TD_AG" and sub.is_total and not sub.has_errors
     text = (d / "BaoCao_TD_AG_2026-H1.txt").read_text(encoding="utf-8")
-    assert "29/30 đơn vị đã gửi báo cáo" in text
+    assert "Tính đến ngày 22/6/2026, có 29/30 đơn vị gửi báo cáo (01 đơn vị nộp muộn); chưa nhận được báo cáo của Chi đoàn khu phố Đông Xuyên." in text
     assert "BCH ĐOÀN TỈNH AN GIANG" in text and "Số: 25-BC/TĐTN" in text and text.rstrip().count("./.") == 1
     paras = [p.text for p in Document(d / "BaoCao_TD_AG_2026-H1.docx").paragraphs]
     assert "II. KẾT QUẢ THỰC HIỆN" in paras

@@ -117,7 +117,7 @@ def test_totals_are_sums_of_the_filled_files(seed_run):
     "36.009 lượt người", "trên 700 triệu đồng", "6.812 đơn vị máu", "35 công trình",
     "2.179 cán bộ, công chức", "56 cuộc tuyên truyền", "759 lượt",
     "Không có cán bộ, ĐVTN vi phạm", "đạt 100% tổ chức Đoàn", "100% cơ sở Đoàn",
-    "10/10 đơn vị đã gửi báo cáo",
+    "có 10/10 đơn vị gửi báo cáo",
 ])
 def test_report_states_every_seed_figure(seed_run, phrase):
     _, _, text, _ = seed_run

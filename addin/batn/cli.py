@@ -131,18 +131,26 @@ def consolidate(
 @app.command()
 def report(
     consolidated: Path = typer.Argument(..., metavar="TỆP_TỔNG_HỢP", help="Tệp tổng hợp .xlsx (hoặc biểu mẫu đã điền)"),
-    out_file: Path = typer.Option(..., "--out", help="Tệp báo cáo .docx, .txt hoặc .md"),
+    out_file: Path = typer.Option(..., "--out", help="Tệp báo cáo .docx, .pdf, .txt hoặc .md"),
     number: Optional[str] = typer.Option(None, "--number", help="Số văn bản, ví dụ 44A"),
     on: Optional[str] = typer.Option(None, "--date", help="Ngày ban hành YYYY-MM-DD (mặc định: hôm nay)"),
     config: Optional[Path] = typer.Option(None, "--config", help="Tệp thiết lập văn bản (TOML)"),
     units: Optional[Path] = typer.Option(None, "--units", help="Danh sách đơn vị (lấy nơi ban hành, người ký)"),
+    previous: Optional[Path] = typer.Option(None, "--previous",
+                                            help="Tệp tổng hợp (hoặc biểu mẫu đã điền) của kỳ trước, để so sánh"),
+    period_config: Optional[Path] = typer.Option(None, "--period-config", help="Tệp thiết lập kỳ báo cáo (TOML)"),
 ) -> None:
-    """Viết văn bản BÁO CÁO theo thể thức của Đoàn từ tệp tổng hợp."""
-    if out_file.suffix.lower() not in (".docx", ".txt", ".md"):
-        fail("Tệp báo cáo phải có đuôi .docx, .txt hoặc .md")
-    with clear_errors():
-        path, _doc = pipeline.report_from_workbook(consolidated, out_file, number=number, on=parse_date(on),
-                                                   config=config, units=units)
+    """Viết văn bản BÁO CÁO theo thể thức của Đoàn từ tệp tổng hợp (.pdf: xuất qua LibreOffice)."""
+    from .report.pdf import PdfError
+
+    if out_file.suffix.lower() not in pipeline.REPORT_SUFFIXES:
+        fail("Tệp báo cáo phải có đuôi .docx, .pdf, .txt hoặc .md")
+    with clear_errors(PdfError):
+        path, doc = pipeline.report_from_workbook(consolidated, out_file, number=number, on=parse_date(on),
+                                                  config=config, units=units, previous=previous,
+                                                  period_config=period_config)
+    for w in doc.warnings:
+        out.print(f"[yellow]Cảnh báo:[/] {terminal(w)}")
     out.print(f"Đã viết báo cáo: {terminal(shown(path))}")
 
 

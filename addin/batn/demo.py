@@ -21,11 +21,20 @@ from .xlsx.template import write_template
 
 DEMO_CATALOGUE = "3tn-2024"
 DEMO_PERIOD = "2026-H1"
+PREVIOUS_PERIOD = "2025-H1"          # shipped as templates/demo/TongHop_TD_AG_2025-H1.xlsx (build_previous)
 
-MODELS = ["Ngày thứ bảy tình nguyện hỗ trợ thủ tục hành chính", "Tuyến đường thanh niên tự quản xanh - sạch - đẹp",
-          "Bình dân học vụ số cho người cao tuổi", "Tủ sách pháp luật điện tử", "Cà phê chuyển đổi số cuối tuần",
-          "Mỗi tuần một hồ sơ trực tuyến toàn trình", "Ánh sáng đường quê", "Góc học tập cho em"]
-PEOPLE = ["Nguyễn Thị Mai", "Trần Văn Hùng", "Lê Hoàng Phúc", "Phạm Ngọc Ánh", "Võ Minh Tâm", "Huỳnh Thanh Trúc"]
+MODELS = {"Ngày thứ bảy tình nguyện hỗ trợ thủ tục hành chính": "Hỗ trợ người dân nộp hồ sơ trực tuyến vào sáng thứ bảy",
+          "Tuyến đường thanh niên tự quản xanh - sạch - đẹp": "Duy trì vệ sinh, trồng hoa trên tuyến đường được giao",
+          "Bình dân học vụ số cho người cao tuổi": "Hướng dẫn người cao tuổi cài đặt, sử dụng ứng dụng VNeID",
+          "Tủ sách pháp luật điện tử": "Cập nhật văn bản pháp luật mới cho cán bộ, người dân tra cứu",
+          "Cà phê chuyển đổi số cuối tuần": "Giải đáp thắc mắc về dịch vụ công trực tuyến",
+          "Mỗi tuần một hồ sơ trực tuyến toàn trình": "Đồng hành cùng người dân hoàn thành hồ sơ trực tuyến toàn trình",
+          "Ánh sáng đường quê": "Lắp đặt đèn chiếu sáng tại các tuyến đường nông thôn",
+          "Góc học tập cho em": "Tặng góc học tập cho học sinh có hoàn cảnh khó khăn"}
+PEOPLE = ["Nguyễn Thị Mai", "Trần Văn Hùng", "Lê Hoàng Phúc", "Phạm Ngọc Ánh", "Võ Minh Tâm", "Huỳnh Thanh Trúc",
+          "Đặng Quốc Bảo", "Ngô Thanh Hương", "Bùi Đức Thịnh", "Lý Kim Ngân"]
+DEEDS = ["Có sáng kiến cải tiến quy trình được áp dụng", "Đạt giải cao hội thi tin học văn phòng cấp tỉnh",
+         "Tích cực hiến máu tình nguyện nhiều lần"]
 DIFFICULTIES = ["Kinh phí hoạt động còn hạn chế", "Đoàn viên bận công tác chuyên môn, thời gian sinh hoạt ít",
                 "Sau sắp xếp bộ máy, nhiều chi đoàn mới kiện toàn, cán bộ Đoàn thay đổi"]
 PROPOSALS = ["Đề nghị Tỉnh Đoàn tổ chức tập huấn kỹ năng chuyển đổi số cho cán bộ Đoàn cơ sở",
@@ -64,9 +73,10 @@ def sample_values(catalogue: Catalogue, rng: random.Random, size: int = 20) -> d
 def sample_narratives(rng: random.Random, unit_name: str) -> dict[str, list[tuple[str, ...]]]:
     out: dict[str, list[tuple[str, ...]]] = {"mo_hinh": [], "guong": [], "kho_khan": [], "de_xuat": []}
     if rng.random() < 0.5:
-        out["mo_hinh"].append((rng.choice(MODELS), unit_name, "Duy trì thường xuyên, được người dân ghi nhận"))
+        model = rng.choice(sorted(MODELS))
+        out["mo_hinh"].append((model, unit_name, MODELS[model]))
     if rng.random() < 0.3:
-        out["guong"].append((rng.choice(PEOPLE), unit_name, "Có sáng kiến cải tiến quy trình được áp dụng"))
+        out["guong"].append((rng.choice(PEOPLE), unit_name, rng.choice(DEEDS)))
     if rng.random() < 0.3:
         out["kho_khan"].append((rng.choice(DIFFICULTIES),))
     if rng.random() < 0.2:
@@ -142,6 +152,28 @@ def fill_inbox(tree: UnitTree, catalogue: Catalogue, period: Period, inbox: Path
     return planted
 
 
+def build_previous(out: str | Path, seed: int = 2025) -> Path:
+    """The demo province's consolidated workbook of PREVIOUS_PERIOD (shipped in templates/demo/, so
+    `batn demo` compares with it): the same units, other figures, every unit on time."""
+    import tempfile
+
+    out = Path(out)
+    tree = load_units(templates_dir() / "demo" / "don_vi.csv")
+    catalogue = load_catalogue(DEMO_CATALOGUE)
+    period = load_period(PREVIOUS_PERIOD)
+    with tempfile.TemporaryDirectory(prefix="batn-demo-") as d:
+        inbox = Path(d) / "hop_thu"
+        fill_inbox(tree, catalogue, period, inbox, seed=seed, missing=())
+        for planted in ("ghi_chu_khong_phai_excel.xlsx", "Ban_cu_CD_PQ_AT.xlsx"):
+            (inbox / planted).unlink(missing_ok=True)
+        cons = consolidate_inbox(inbox, tree, catalogue, period)
+        return write_consolidated(cons, out)
+
+
+def previous_workbook() -> Path:
+    return templates_dir() / "demo" / f"TongHop_TD_AG_{PREVIOUS_PERIOD}.xlsx"
+
+
 def run_demo(out: str | Path, progress=None, today: date | None = None) -> DemoResult:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -156,14 +188,16 @@ def run_demo(out: str | Path, progress=None, today: date | None = None) -> DemoR
     inbox = out / "hop_thu"
     planted = fill_inbox(tree, catalogue, period, inbox)
     deadline = period.deadline_for("") or period.end
-    as_of = datetime.combine(deadline + timedelta(days=5), time(8, 0))
-    cons = consolidate_inbox(inbox, tree, catalogue, period, progress=progress or (lambda d, t: None), as_of=as_of)
+    # as of the data's time: the newest file used (its save time), as every door says it
+    cons = consolidate_inbox(inbox, tree, catalogue, period, progress=progress or (lambda d, t: None))
     consolidated = write_consolidated(cons, out / f"TongHop_{tree.root}_{period.id}.xlsx")
-    on = today or as_of.date()
+    on = today or deadline + timedelta(days=5)
     config = out / "thiet_lap_bao_cao.toml"
     config.write_bytes((templates_dir() / "demo" / "bao_cao.toml").read_bytes())
+    previous = out / previous_workbook().name
+    previous.write_bytes(previous_workbook().read_bytes())
     docx, _ = report_from_workbook(consolidated, out / f"BaoCao_{tree.root}_{period.id}.docx", number="25",
-                                   on=on, units=units_file, config=config)
+                                   on=on, units=units_file, config=config, previous=previous)
     txt, _ = report_from_workbook(consolidated, out / f"BaoCao_{tree.root}_{period.id}.txt", number="25",
-                                  on=on, units=units_file, config=config)
+                                  on=on, units=units_file, config=config, previous=previous)
     return DemoResult(out, units_file, inbox, templates, consolidated, docx, txt, planted)

@@ -21,7 +21,7 @@ from .rollup import Consolidation
 
 __all__ = ["HistorySettings", "History", "period_kind", "HistoryComparison", "default_history_codes",
            "compare_with_history", "history_paragraphs", "add_history_to_report", "history_outliers",
-           "figure_text"]
+           "figure_text", "previous_from_history"]
 
 History = Mapping[str, Mapping[str, float | int | None]]     # period id -> indicator code -> value
 
@@ -137,6 +137,19 @@ def compare_with_history(inp: ReportInput, totals: History) -> HistoryComparison
         return None
     prev = earlier[-1]
     return HistoryComparison(inp.catalogue, prev, dict(inp.values), totals[prev.id])
+
+
+def previous_from_history(inp: ReportInput, totals: History) -> "PreviousPeriod | None":
+    """The latest earlier period of the same kind that the ledger has figures for, as the report's
+    `ReportInput.previous`: its comparisons then go inside the sentences, as with `--previous`."""
+    from .previous import previous_from_totals
+
+    earlier = [p for p in _earlier_same_kind(inp.period, totals)
+               if any(v is not None for v in totals[p.id].values())]
+    if not earlier:
+        return None
+    prev = earlier[-1]
+    return previous_from_totals(prev, totals[prev.id], inp.catalogue, unit=inp.unit.code)
 
 
 def history_paragraphs(inp: ReportInput, totals: History, settings: HistorySettings | None = None) -> list[str]:

@@ -185,6 +185,8 @@ def report_input_from_workbook(path: str | Path, tree: UnitTree | None = None,
     else:
         unit = Unit(sub.unit, str(extra[L.NAME_UNIT_NAME] or sub.unit), None)
     as_of = extra[L.NAME_AS_OF]
+    from .report.workbook import read_facts
+
     return ReportInput(
         catalogue=cat,
         period=load_period(sub.period, period_config),
@@ -194,11 +196,20 @@ def report_input_from_workbook(path: str | Path, tree: UnitTree | None = None,
         sent=int(extra[L.NAME_SENT]) if isinstance(extra[L.NAME_SENT], (int, float)) else None,
         expected=int(extra[L.NAME_EXPECTED]) if isinstance(extra[L.NAME_EXPECTED], (int, float)) else None,
         as_of=as_of if isinstance(as_of, datetime) else None,
+        facts=read_facts(path, tree),
     )
 
 
+REPORT_SUFFIXES = (".docx", ".pdf", ".txt", ".md")
+
+
 def write_report(doc: ReportDocument, out: str | Path, settings: dict | None = None) -> Path:
+    """.docx, .pdf (the .docx converted by LibreOffice), .txt or .md, by the suffix of `out`."""
     out = Path(out)
+    if out.suffix.lower() == ".pdf":
+        from .report.pdf import write_pdf
+
+        return write_pdf(doc, out, layout=(settings or {}).get("layout"))
     if out.suffix.lower() == ".docx":
         from .report.docx_writer import write_docx
         from .safeio import atomic_path
@@ -215,10 +226,18 @@ def write_report(doc: ReportDocument, out: str | Path, settings: dict | None = N
 
 def report_from_workbook(path: str | Path, out: str | Path, *, number: str | None = None,
                          on: date | None = None, config: str | Path | None = None,
-                         units: str | Path | None = None) -> tuple[Path, ReportDocument]:
+                         units: str | Path | None = None, previous: str | Path | None = None,
+                         period_config: str | Path | None = None) -> tuple[Path, ReportDocument]:
+    """The report of a consolidated workbook; `previous`: an earlier period's consolidated workbook (or
+    filled template) whose figures the sentences compare with (batn.previous.load_previous)."""
+    from .previous import load_previous
+
     settings = load_settings(config)
     tree = load_units(units) if units else None
-    doc = build_report(report_input_from_workbook(path, tree), settings, number=number, on=on)
+    inp = report_input_from_workbook(path, tree, period_config)
+    if previous:
+        inp.previous = load_previous(previous, inp.catalogue, current=inp.period, period_config=period_config)
+    doc = build_report(inp, settings, number=number, on=on)
     return write_report(doc, out, settings), doc
 
 

@@ -259,7 +259,9 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
             own = _usable(sub, catalogue) if sub is not None else {}
             r.totals = Figures.pack(index, {c: _add(own.get(c), children_sum.get(c)) for c in codes})
 
-    as_of = as_of or datetime.now()
+    if as_of is None:     # the data's time: the newest file used (its save time), not this computer's clock
+        times = [r.submission.received for r in units.values() if r.submission is not None and r.submission.received]
+        as_of = datetime.fromtimestamp(int(max(times))) if times else datetime.now()
     for code, r in units.items():
         if code == sub_tree.root and r.status != COVERED:
             r.status = ROOT if r.submission is None else SENT

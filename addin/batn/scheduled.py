@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .findings import count
-from .history import add_history_to_report, compare_with_history, figure_text, history_outliers, history_paragraphs
+from .history import figure_text, history_outliers
 from .ledger import ChangeRow, Incoming, Ledger, LedgerError, Received, RunBatch
 from .model import FIRST_SEEN, SAVED_IN_FILE, Catalogue, Finding, Period, Severity, Submission, UnitTree
 from .reminders import Reminder, reminders_csv, reminders_for, send_reminders
@@ -410,6 +410,7 @@ def _build_outputs(cfg: RunConfig, cons: Consolidation, tree: UnitTree, settings
     from .report.docx_writer import build_document
     from .report.text_writer import render_text
     from .xlsx.consolidated import save_consolidated
+    from .history import previous_from_history
 
     buf = io.BytesIO()
     save_consolidated(cons, buf)
@@ -425,13 +426,9 @@ def _build_outputs(cfg: RunConfig, cons: Consolidation, tree: UnitTree, settings
             tmp.write_bytes(book)
             inp = report_input_from_workbook(tmp, tree)
         inp.period = cons.period
-        totals = ledger.totals_history(inp.unit.code)
-        paragraphs = history_paragraphs(inp, totals, cfg.history)
-        cmp = compare_with_history(inp, totals)
-        inp.extra["history"] = paragraphs
-        if cmp is not None:
-            inp.extra["so_voi"] = cmp.phrase
-        doc = add_history_to_report(build_report(inp, settings, number=cfg.report_number, on=on), paragraphs)
+        # The comparison with the last period of the same kind in the ledger, inside the sentences.
+        inp.previous = previous_from_history(inp, ledger.totals_history(inp.unit.code))
+        doc = build_report(inp, settings, number=cfg.report_number, on=on)
         for k, p in reports.items():
             if p.suffix.lower() == ".docx":
                 b = io.BytesIO()
@@ -487,9 +484,11 @@ def _run_locked(cfg: RunConfig, tree: UnitTree, catalogue: Catalogue, period: Pe
         from_sheets, sheets, google_requests = _read_google(cfg, ledger, catalogue, now, log, google_backoff)
         read += from_sheets
         subs = [s for _, s in read]
-        newest = max((r.mtime for r, _ in read), default=cfg.units.stat().st_mtime)
-        as_of = datetime.fromtimestamp(int(newest))
-        cons = consolidate(subs, tree, catalogue, period, root=root, as_of=as_of)
+        # The data's time, as `batn consolidate` says it: the newest save time of the files used.
+        cons = consolidate(subs, tree, catalogue, period, root=root,
+                           as_of=None if any(s.received for s in subs)
+                           else datetime.fromtimestamp(int(cfg.units.stat().st_mtime)))
+        as_of = cons.as_of
         cons.findings[:0] = notes              # every file of the inbox is read or named
         own = {c: ledger.own_history(c) for c, r in cons.units.items() if r.submission is not None}
         for f in history_outliers(cons, own, cfg.history):

@@ -13,13 +13,16 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Mapping
 
-import jinja2
-
 from .. import vn
-from ..numbers import finite
 from ..model import Catalogue, Period, Unit
+from ..numbers import finite
+from ..previous import PreviousPeriod
 from ..resources import templates_dir
-from .document import Block, ReportDocument
+from . import narratives as nar
+from .compare import Comparison
+from .document import Appendix, Block, ReportDocument
+from .phrases import Phrases, capfirst, lowerfirst
+from .workbook import WorkbookFacts
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,6 +43,8 @@ class ReportInput:
     expected: int | None = None
     as_of: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    previous: PreviousPeriod | None = None        # the earlier period compared with (--previous, the ledger)
+    facts: WorkbookFacts | None = None            # late / missing units, lỗi, sub-unit totals
 
 
 def load_settings(path: str | Path | None = None) -> dict:
@@ -58,90 +63,60 @@ def load_settings(path: str | Path | None = None) -> dict:
     return base
 
 
-def _capfirst(s: str) -> str:
-    s = s.strip()
-    return s[:1].upper() + s[1:]
+ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII")
 
 
-class Phrases:
-    """Renders a catalogue's sentence templates against a set of figures."""
-
-    def __init__(self, catalogue: Catalogue, values: Mapping[str, float | int | None], pad_small: bool = True):
-        self.cat = catalogue
-        self.values = values
-        self.pad = pad_small
-        self.den = dict(catalogue.ratios)
-        self.env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined,
-                                      extensions=["jinja2.ext.do"])
-        self.env.filters["capfirst"] = _capfirst
-        self.env.globals.update(n=self.n, so=self.so, tien=self.tien, tyle=self.tyle, has=self.has, v=values,
-                                so_voi=lambda code: "")
-
-    def _v(self, code: str) -> float | int:
-        if code not in self.cat:
-            raise KeyError(f"câu báo cáo dùng mã chỉ tiêu không có: {code}")
-        return finite(self.values.get(code)) or 0      # no figure a sentence cannot say (inf, NaN)
-
-    def has(self, code: str) -> bool:
-        return self._v(code) > 0
-
-    def so(self, code: str) -> str:
-        return vn.so(self._v(code), pad_small=self.pad)
-
-    def n(self, code: str) -> str:
-        return vn.dem(self._v(code), self.cat[code].unit, pad_small=self.pad)
-
-    def tien(self, code: str) -> str:
-        return vn.tien(self._v(code))
-
-    def tyle(self, code: str) -> str:
-        return vn.ty_le(self._v(code), self._v(self.den[code])) or "0%"
-
-    def render(self, text: str, capital: bool = True, **ctx: Any) -> str:
-        out = self.env.from_string(text).render(**ctx)
-        out = re.sub(r"\s+", " ", out).replace(" ,", ",").replace(" .", ".").strip()
-        return _capfirst(out) if capital else out
-
-    def section(self, key: str) -> list[str]:
-        """The sentences of one section; a sentence whose figures are all blank is left out,
-        and one whose figures are all zero uses its `zero` wording if it has one."""
-        out = []
-        for item in self.cat.phrases.get(key, []):
-            needs = item.get("needs", [])
-            vals = [self.values.get(c) for c in needs]
-            if needs and all(v is None for v in vals):
-                continue
-            if needs and all((v or 0) == 0 for v in vals):
-                if item.get("zero"):
-                    out.append(self.render(item["zero"]))
-                continue
-            out.append(self.render(item["text"]))
-        return out
+def ngay(d: date) -> str:
+    """A date inside the text: day padded, month not ("05/8/2009", "20/6/2026"; report-style.md)."""
+    return f"{d.day:02d}/{d.month}/{d.year}"
 
 
-def _examples(rows: list[tuple[str, ...]], limit: int, unit_col: int = 1) -> str:
-    items = []
-    for row in rows[:limit]:
-        name = row[0].strip().strip("“”\"")
-        unit = row[unit_col].strip() if len(row) > unit_col else ""
-        items.append(f"“{name}”" + (f" ({unit})" if unit else ""))
-    return "; ".join(items)
+def subject_for(unit: Unit, settings: Mapping) -> str:
+    """"toàn tỉnh", "toàn khối"…: the settings' own subject, else by the unit's level, else by the
+    start of its name ("Tỉnh Đoàn An Giang"), else the unit's name."""
+    own = str(settings.get("text", {}).get("subject", "")).strip()
+    if own:
+        return own
+    table = settings.get("subjects", {})
+    if unit.level and unit.level in table:
+        return table[unit.level]
+    for key in sorted(table, key=len, reverse=True):
+        if unit.name.casefold().startswith(key.casefold()):
+            return table[key]
+    return unit.name
 
 
-def _grouped_bullets(rows: list[tuple[str, ...]], limit: int) -> list[Block]:
-    """Bullets of free text; the same text sent by several units is said once, naming them all."""
-    by_text: dict[str, list[str]] = {}
-    for row in rows:
-        text = row[0].rstrip(" .;")
-        m = re.match(r"^(.*?)\s*\(([^()]*)\)$", text)   # "text (Unit)" as written in a consolidated workbook
-        body, unit = (m.group(1), m.group(2)) if m else (text, "")
-        names = by_text.setdefault(body, [])
-        if unit and unit not in names:
-            names.append(unit)
-    out = []
-    for body, names in list(by_text.items())[:limit]:
-        out.append(Block("bullet", f"- {body}" + (f" ({', '.join(names)})" if names else "") + ";"))
-    return out
+def _list(value: object) -> list[str]:
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else [str(x) for x in value]   # type: ignore[union-attr]
+
+
+class _Body:
+    """The body being written: headings numbered as they come (I., II. …; 1., 2. … inside)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self.n1 = 0
+        self.n2 = 0
+
+    def h1(self, text: str) -> None:
+        self.blocks.append(Block("heading1", f"{ROMAN[self.n1]}. {text.upper()}"))
+        self.n1 += 1
+        self.n2 = 0
+
+    def h2(self, text: str) -> None:
+        self.n2 += 1
+        self.blocks.append(Block("heading2", f"{self.n2}. {text}"))
+
+    def para(self, *texts: str) -> None:
+        text = " ".join(t for t in texts if t)
+        if text:
+            self.blocks.append(Block("para", text))
+
+    def bullets(self, items: list[str]) -> None:
+        for i, item in enumerate(items):
+            self.blocks.append(Block("bullet", f"- {item.rstrip(' .;')}" + (";" if i < len(items) - 1 else ".")))
 
 
 def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: str | None = None,
@@ -149,86 +124,111 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
     s = settings or load_settings()
     d = dict(s.get("document", {}))
     t = dict(s.get("text", {}))
+    w = dict(s.get("wording", {}))
+    heads = dict(s.get("headings", {}))
     u = inp.unit
+    warnings: list[str] = []
     # A unit's own columns in the units file win over the shared settings.
     place = u.place or d.get("place", "")
     signer = u.signer or d.get("signer", "")
+    if not signer.strip():
+        warnings.append("Chưa có họ tên người ký: ghi `signer` ở mục [document] của tệp thiết lập (--config) "
+                        "hoặc cột signer của danh sách đơn vị (--units); chỗ ký để trống.")
     issuer_code = u.issuer or d.get("issuer_code", "TĐTN")
     on = on or date.today()
-    ph = Phrases(inp.catalogue, inp.values, pad_small=t.get("pad_small_counts", True))
-    if "so_voi" in inp.extra:      # "tăng 12,5% so với năm 2023", for phrases that want it inline
-        ph.env.globals["so_voi"] = inp.extra["so_voi"]
+    as_of = inp.as_of
+    if as_of is not None and as_of.date() > on:
+        warnings.append(f"Số liệu tính đến ngày {ngay(as_of.date())}, sau ngày ban hành báo cáo {ngay(on)}: "
+                        f"báo cáo ghi “tính đến ngày {ngay(on)}”; hãy kiểm tra lại ngày ban hành (--date).")
+        as_of = datetime.combine(on, datetime.min.time())
+
+    ph = Phrases(inp.catalogue, inp.values, pad_small=t.get("pad_small_counts", True),
+                 max_names=int(t.get("max_names", 5)), names_more=w.get("names_more", "và {{ n }} {{ noun }} khác"))
     rep = inp.catalogue.report
-    ctx = {"period": inp.period, "unit": u, "issuer_short": d.get("issuer_short", u.name)}
+    if inp.previous is not None:
+        cmp = Comparison(inp.catalogue, inp.period, inp.values, inp.previous, s.get("comparison", {}),
+                         lambda tpl, strip=True, **kw: ph.render(tpl, capital=False, strip=strip, **kw),
+                         codes=_list(rep.get("compare")) or None)
+        ph.compare = cmp.phrase
+    elif "so_voi" in inp.extra:    # an older caller's own comparison function
+        ph.compare = inp.extra["so_voi"]
+    ctx: dict[str, Any] = {"period": inp.period, "unit": u, "issuer_short": d.get("issuer_short", u.name),
+                           "subject": subject_for(u, s), "year": inp.period.end.year}
     limit = int(t.get("max_examples", 8))
+    facts = inp.facts or WorkbookFacts()
 
-    body: list[Block] = []
+    b = _Body()
     for c in d.get("citations", []):
-        body.append(Block("para", ph.render(c, **ctx)))
+        b.para(ph.render(c, **ctx))
     for p in rep.get("opening", []):
-        body.append(Block("para", ph.render(p, **ctx)))
+        b.para(ph.render(p, **ctx))
 
-    body.append(Block("heading1", "I. CÔNG TÁC TRIỂN KHAI"))
+    # I. Công tác triển khai
+    b.h1(heads.get("deployment", "Công tác triển khai"))
     for p in rep.get("deployment", []):
-        body.append(Block("para", ph.render(p, **ctx)))
-    general = ph.section("0") + ph.section("I")
-    if general:
-        body.append(Block("para", " ".join(general)))
+        b.para(ph.render(p, **ctx))
+    b.para(*(ph.section("0", **ctx) + ph.section("I", **ctx)))
     if inp.sent is not None and inp.expected:
-        when = f"Tính đến ngày {vn.ngay_ngan(inp.as_of.date())}, c" if inp.as_of else "C"
-        body.append(Block("para", f"{when}ó {inp.sent}/{inp.expected} đơn vị đã gửi báo cáo."))
+        b.para(ph.render(s.get("completeness", {}).get("line", ""), ngay=ngay(as_of.date()) if as_of else "",
+                         sent=inp.sent, expected=inp.expected, late=facts.late, missing=facts.missing, **ctx))
 
-    body.append(Block("heading1", "II. KẾT QUẢ THỰC HIỆN"))
-    for p in inp.extra.get("history", []):      # comparison with earlier periods (from the ledger)
-        body.append(Block("para", p))
-    n = 0
-    for key in ("II.1", "II.2", "II.3"):
-        try:
-            sec = inp.catalogue.section(key)
-        except KeyError:
+    # II. Kết quả thực hiện: one part per responsibility, then models, then awards
+    b.h1(heads.get("results", "Kết quả thực hiện"))
+    for p in inp.extra.get("history", []):      # an older caller's comparison paragraphs
+        b.para(p)
+    leads = dict(rep.get("leads", {}))
+    active, empty = [], []
+    for sec in inp.catalogue.sections:
+        if not sec.key.startswith("II."):
             continue
-        n += 1
-        body.append(Block("heading2", f"{n}. {sec.heading}"))
-        sentences = ph.section(key)
-        body.append(Block("para", " ".join(sentences) if sentences else "Chưa có số liệu báo cáo về nội dung này."))
-    models = inp.narratives.get("mo_hinh", [])
-    if models:
-        n += 1
-        body.append(Block("heading2", f"{n}. Mô hình, công trình, cách làm hay tiêu biểu"))
-        body.append(Block("para", "Các cấp bộ Đoàn đã triển khai nhiều mô hình, cách làm hay. Điển hình như: "
-                          + _examples(models, limit) + "."))
-    awards = ph.section("III")
-    people = inp.narratives.get("guong", [])
-    if awards or people:
-        n += 1
-        body.append(Block("heading2", f"{n}. {_section_heading(inp.catalogue, 'III', 'Biểu dương, khen thưởng')}"))
-        if awards:
-            body.append(Block("para", " ".join(awards)))
-        if people:
-            named = []
-            for row in people[:limit]:
-                who = f"đồng chí {row[0]}" + (f" ({row[1]})" if len(row) > 1 and row[1] else "")
-                deed = row[2][:1].lower() + row[2][1:] if len(row) > 2 and row[2] else ""
-                named.append(who + (f": {deed}" if deed else ""))
-            body.append(Block("para", "Gương điển hình tiêu biểu: " + "; ".join(named) + "."))
+        zero = ph.zero_part(sec.key)
+        if zero is None:
+            continue                              # nothing reported: the part is left out
+        b.h2(sec.heading)
+        sentences = ph.section(sec.key, **ctx)
+        if zero:
+            empty.append(sec.heading)
+            b.para(*(sentences or [ph.render(w.get("part_zero", ""), **ctx)]))
+        else:
+            active.append(sec.heading)
+            b.para(ph.render(leads[sec.key], **ctx) if leads.get(sec.key) else "", *sentences)
+    _models(b, ph, inp, s, ctx, limit)
+    _awards(b, ph, inp, leads, w, ctx, limit)
 
-    body.append(Block("heading1", "III. NHẬN XÉT, ĐÁNH GIÁ"))
-    body.append(Block("heading2", "1. Ưu điểm"))
-    for p in rep.get("strengths", []):
-        body.append(Block("para", ph.render(p, **ctx)))
-    body.append(Block("heading2", "2. Hạn chế, khó khăn"))
-    if rep.get("limitations_lead"):
-        body.append(Block("para", ph.render(rep["limitations_lead"], **ctx)))
-    body.extend(_grouped_bullets(inp.narratives.get("kho_khan", []), limit))
+    # III. Nhận xét, đánh giá: strengths, then "Tuy nhiên, …" from the data and the province's text
+    proposals = nar.sort_proposals(nar.by_text(inp.narratives.get("de_xuat", [])), s.get("proposals", {}),
+                                   lambda tpl, **kw: ph.render(tpl, **kw))
+    ev = dict(rep.get("evaluation", {}))
+    sv = dict(s.get("evaluation", {}))
+    ectx = dict(ctx, active_parts=active, empty_parts=empty, late=facts.late, missing=facts.missing,
+                errors=facts.errors)
+    b.h1(heads.get("evaluation", "Nhận xét, đánh giá"))
+    b.para(*[ph.render(x, **ectx) for x in _list(sv.get("lead_strengths")) + _list(ev.get("strengths"))
+             + _list(sv.get("strengths"))])
+    clauses = [ph.render(x, capital=False, **ectx) for x in
+               _list(ev.get("limitations")) + _list(sv.get("limitations_data")) + _list(sv.get("limitations"))]
+    clauses = [c.rstrip(" .;") for c in clauses if c.strip()]
+    if clauses:
+        b.para(ph.render(sv.get("however", "{{ items|join('; ') }}."), items=clauses, **ctx))
+    hard = nar.by_text(inp.narratives.get("kho_khan", []))[:limit]
+    if hard:
+        items = [ph.render(w["difficulty_item"], capital=False, text=g.text, units=g.units, **ctx) for g in hard]
+        b.para(ph.render(w["difficulties"], items=items, **ctx))
 
-    proposals = inp.narratives.get("de_xuat", [])
-    if proposals:
-        body.append(Block("heading1", "IV. ĐỀ XUẤT, KIẾN NGHỊ"))
-        body.extend(_grouped_bullets(proposals, limit))
-    # A list ends with "." where a heading follows; the whole body ends with "./.".
-    for a, b in zip(body, body[1:]):
-        if a.kind == "bullet" and b.kind != "bullet":
-            a.text = a.text.rstrip(";") + "."
+    # IV. Phương hướng, nhiệm vụ; V. Đề xuất, kiến nghị
+    dv = dict(s.get("direction", {}))
+    kind = inp.period.kind or "year"
+    tasks = [ph.render(x, **ctx) for x in _list(dv.get(kind))] + proposals.own_tasks[:limit]
+    if tasks:
+        b.h1(ph.render(dv.get(f"heading_{kind}", "Phương hướng, nhiệm vụ"), **ctx))
+        b.bullets(tasks)
+    pv = dict(s.get("proposals", {}))
+    upward = proposals.upward[:limit] + [ph.render(x, **ctx) for x in _list(pv.get("own"))]
+    if upward:
+        b.h1(heads.get("proposals", "Đề xuất, kiến nghị"))
+        b.bullets(upward)
+
+    body = b.blocks
     last = body[-1]
     last.text = re.sub(r"[.;,]*$", "", last.text) + "./."
 
@@ -248,11 +248,56 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
         sign_title=d.get("sign_title", ""),
         signer=signer,
         recipients=list(d.get("recipients", [])),
+        appendix=_appendix(inp, s, facts, heads, ctx),
+        warnings=warnings,
     )
 
 
-def _section_heading(cat: Catalogue, key: str, default: str) -> str:
+def _models(b: _Body, ph: Phrases, inp: ReportInput, s: Mapping, ctx: dict, limit: int) -> None:
+    groups = nar.models(inp.narratives.get("mo_hinh", []))
+    if not groups:
+        return
+    w = s.get("wording", {})
+    items = [ph.render(w["model_item"], capital=False, name=g.text, units=g.units, results=g.results, **ctx)
+             for g in groups[:limit]]
+    b.h2(s.get("headings", {}).get("models", "Mô hình, công trình, cách làm hay tiêu biểu"))
+    b.para(ph.render(w["models_lead"], count=len(groups), items=items, more=max(len(groups) - limit, 0), **ctx))
+
+
+def _awards(b: _Body, ph: Phrases, inp: ReportInput, leads: Mapping, w: Mapping, ctx: dict, limit: int) -> None:
+    """The awards part: its figures, then the exemplary people grouped by achievement."""
     try:
-        return cat.section(key).heading
+        sec = inp.catalogue.section("III")
     except KeyError:
-        return default
+        return
+    zero = ph.zero_part("III")
+    groups = nar.people(inp.narratives.get("guong", []))
+    if zero is None and not groups:
+        return
+    b.h2(sec.heading)
+    sentences = ph.section("III", **ctx) if zero is not None else []
+    lead = ph.render(leads["III"], **ctx) if leads.get("III") and (zero is False or groups) else ""
+    b.para(lead, *sentences)
+    lines = [ph.render(w["people_many"] if len(g.people) > 1 else w["people_one"], people=g.people,
+                       deed=g.text, **ctx) for g in groups[:limit]]
+    b.para(*lines)
+
+
+def _appendix(inp: ReportInput, s: Mapping, facts: WorkbookFacts, heads: Mapping, ctx: dict) -> Appendix | None:
+    a = dict(s.get("appendix", {}))
+    if not a.get("enabled", True) or not facts.children:
+        return None
+    cat = inp.catalogue
+    codes = [c for c in (_list(a.get("indicators")) or _list(cat.report.get("appendix"))) if c in cat]
+    if not codes:
+        codes = [i.code for i in cat.indicators if i.kind in ("count", "ratio_num")][:12]
+
+    def fig(v: object) -> str:
+        v = finite(v)  # type: ignore[arg-type]
+        return "" if v is None else vn.so(v)
+
+    header = ["STT", a.get("unit_header", "Đơn vị")] + [f"{cat[c].label} ({cat[c].unit})" for c in codes]
+    rows = [[str(i), r.name] + [fig(r.totals.get(c)) for c in codes] for i, r in enumerate(facts.children, 1)]
+    total = ["", a.get("total_label", "Tổng cộng")] + [fig(inp.values.get(c)) for c in codes]
+    sub = f"{inp.period.label} ({inp.unit.name})"
+    return Appendix(title=heads.get("appendix", "Phụ lục"), subtitle=sub, header=header, rows=rows, total=total)

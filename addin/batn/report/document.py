@@ -25,6 +25,17 @@ class Block:
 
 
 @dataclass
+class Appendix:
+    """The appendix table (landscape page of the .docx): one row per direct sub-unit."""
+
+    title: str                       # "Phụ lục: Biểu tổng hợp số liệu"
+    subtitle: str                    # the period, the issuing unit
+    header: list[str]                # "STT", "Đơn vị", the indicators' labels (with their unit)
+    rows: list[list[str]]            # figures already written the Vietnamese way
+    total: list[str]                 # the "Tổng cộng" row
+
+
+@dataclass
 class ReportDocument:
     # Header table, left column
     superior: str            # line 1, e.g. "BCH TỈNH KIÊN GIANG" ("" if none)
@@ -43,6 +54,8 @@ class ReportDocument:
     signer: str = ""          # the signer's name
     # Recipients block (left)
     recipients: list[str] = field(default_factory=list)  # each rendered "- item;" the last "- item."
+    appendix: Appendix | None = None
+    warnings: list[str] = field(default_factory=list)     # for the person running batn; not printed
 
     def paragraphs(self) -> list[str]:
         """All body text, one string per block, for tests and plain text."""

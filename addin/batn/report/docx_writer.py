@@ -64,6 +64,11 @@ DEFAULT_LAYOUT: dict[str, Any] = {
     "signature_blank_lines": 4,
     "recipients_label_size_pt": 12.0,
     "recipients_size_pt": 11.0,
+    # page numbers: top centre from page 2 (0 = none)
+    "page_number_size_pt": 13.0,
+    # appendix (landscape section)
+    "appendix_size_pt": 11.0,
+    "appendix_unit_width_mm": 55.0,
 }
 
 
@@ -324,7 +329,84 @@ def add_block(document, kind: str, text: str, lay: Mapping[str, Any]):
 
 
 def add_body(document, doc: ReportDocument, lay: Mapping[str, Any]) -> list:
-    return [add_block(document, b.kind, b.text, lay) for b in doc.body]
+    paras = [add_block(document, b.kind, b.text, lay) for b in doc.body]
+    if paras:       # the last sentence ("…./.") goes with the signature: it never stands alone on a page
+        paras[-1].paragraph_format.keep_with_next = True
+    return paras
+
+
+def _field(paragraph, instr: str, lay: Mapping[str, Any], size_pt: float) -> None:
+    """A simple field (PAGE) whose shown value LibreOffice and Word recompute."""
+    fld = OxmlElement("w:fldSimple")
+    fld.set(qn("w:instr"), instr)
+    run = paragraph.add_run("1")
+    set_run_font(run, lay, size_pt)
+    fld.append(run._r)
+    paragraph._p.append(fld)
+
+
+def add_page_numbers(document, lay: Mapping[str, Any]) -> None:
+    """Page numbers at the top centre from the second page (the first page's header is empty)."""
+    if lay["page_number_size_pt"] <= 0:
+        return
+    section = document.sections[0]
+    section.different_first_page_header_footer = True
+    header = section.header
+    header.is_linked_to_previous = False
+    p = header.paragraphs[0] if header.paragraphs else header.add_paragraph()
+    _tight(p)
+    _field(p, "PAGE", lay, lay["page_number_size_pt"])
+    first = section.first_page_header
+    if not first.paragraphs:
+        first.add_paragraph()
+
+
+def _cell_text(cell, text: str, lay: Mapping[str, Any], *, bold: bool = False,
+               align=WD_ALIGN_PARAGRAPH.CENTER) -> None:
+    add_line(cell, text, lay, lay["appendix_size_pt"], bold=bold, align=align, first=True)
+
+
+def add_appendix(document, doc: ReportDocument, lay: Mapping[str, Any]):
+    """The appendix table on its own landscape section: STT, unit, one column per indicator."""
+    from docx.enum.section import WD_SECTION
+
+    a = doc.appendix
+    if a is None:
+        return None
+    section = document.add_section(WD_SECTION.NEW_PAGE)
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = Mm(lay["page_height_mm"]), Mm(lay["page_width_mm"])
+    section.left_margin = section.right_margin = Mm(lay["margin_bottom_mm"])
+    section.top_margin, section.bottom_margin = Mm(lay["margin_left_mm"] - 10), Mm(lay["margin_right_mm"])
+    width = lay["page_height_mm"] - 2 * lay["margin_bottom_mm"]
+    p = add_line(document, a.title.upper(), lay, lay["subject_size_pt"], bold=True)
+    p.paragraph_format.keep_with_next = True
+    p = add_line(document, a.subtitle, lay, lay["subject_size_pt"], italic=True)
+    p.paragraph_format.space_after = Pt(lay["space_after_pt"])
+    n_fig = len(a.header) - 2
+    stt_w, unit_w = 10.0, lay["appendix_unit_width_mm"]
+    fig_w = max((width - stt_w - unit_w) / max(n_fig, 1), 10.0)
+    widths = [stt_w, unit_w] + [fig_w] * n_fig
+    table = document.add_table(rows=1, cols=len(widths))
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    for i, w in enumerate(widths):
+        table.columns[i].width = Mm(w)
+    head = table.rows[0]
+    trpr = head._tr.get_or_add_trPr()
+    trpr.append(OxmlElement("w:tblHeader"))       # repeated on every page of the table
+    for i, text in enumerate(a.header):
+        head.cells[i].width = Mm(widths[i])
+        _cell_text(head.cells[i], text, lay, bold=True)
+    for values, bold in [(r, False) for r in a.rows] + [(a.total, True)]:
+        cells = table.add_row().cells
+        for i, text in enumerate(values):
+            cells[i].width = Mm(widths[i])
+            _cell_text(cells[i], text, lay, bold=bold,
+                       align=WD_ALIGN_PARAGRAPH.LEFT if i == 1 else
+                       (WD_ALIGN_PARAGRAPH.CENTER if i == 0 else WD_ALIGN_PARAGRAPH.RIGHT))
+    return table
 
 
 def add_signature(document, doc: ReportDocument, lay: Mapping[str, Any]):
@@ -360,6 +442,17 @@ def add_signature(document, doc: ReportDocument, lay: Mapping[str, Any]):
             first = False
         add_line(right, doc.signer.strip(), lay, size, bold=True, first=first)
 
+    # The block is never split: the row cannot break across pages, and every line in it keeps
+    # with the next one (LibreOffice honours the latter for one-row tables too).
+    trpr = table.rows[0]._tr.get_or_add_trPr()
+    cant = OxmlElement("w:cantSplit")
+    trpr.append(cant)
+    for cell in (left, right):
+        for p in cell.paragraphs:
+            p.paragraph_format.keep_with_next = True
+            p.paragraph_format.keep_together = True
+    spacer.paragraph_format.keep_with_next = True
+
     # Word wants a paragraph after a table at the end of the body.
     tail = document.add_paragraph()
     _tight(tail)
@@ -383,6 +476,8 @@ def build_document(doc: ReportDocument, layout: Mapping[str, Any] | None = None)
     add_title(document, doc, lay)
     add_body(document, doc, lay)
     add_signature(document, doc, lay)
+    add_page_numbers(document, lay)
+    add_appendix(document, doc, lay)
     return document
 
 

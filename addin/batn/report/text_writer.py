@@ -10,6 +10,7 @@ Output is NFC-normalised; files are UTF-8 with "\\n" line ends.
 """
 from __future__ import annotations
 
+import textwrap
 import unicodedata
 from pathlib import Path
 
@@ -119,9 +120,15 @@ def _plain_body(doc: ReportDocument) -> list[str]:
     return [b.text.upper() if b.kind == "heading1" else b.text for b in doc.body]
 
 
+def _wrap(item: str, width: int) -> list[str]:
+    """A recipient line folded inside the left column, continuation lines under its text."""
+    return textwrap.wrap(nfc(item), width=width, subsequent_indent="  ", break_long_words=False) or [""]
+
+
 def _plain_signature(doc: ReportDocument) -> list[str]:
+    """Recipients folded to the left column, so the signature block stays in its own column."""
     recipients = format_recipients(doc.recipients)
-    left = ([RECIPIENTS_LABEL] + recipients) if recipients else []
+    left = ([RECIPIENTS_LABEL] + [line for r in recipients for line in _wrap(r, LEFT_WIDTH)]) if recipients else []
     right = [_centre(t, RIGHT_WIDTH) if t else "" for t in signature_lines(doc)]
     return _two_columns(left, right)
 
