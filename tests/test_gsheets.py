@@ -484,7 +484,7 @@ def test_one_spreadsheet_per_unit(standin, tree, cat, period):
     assert standin.values(keys["CD_B"], f"'{G.STATUS_TAB}'!A1") == []
     assert "[lỗi]" in standin.cell(keys["CD_B"], f"'CD_B'!D{bad_row}")["note"]
     b_findings = standin.values(keys["CD_B"], f"'{G.FINDINGS_TAB}'!C2:C20")
-    assert b_findings and all(r == ["CD_B"] for r in b_findings)
+    assert b_findings and all(r == [tree["CD_B"].name] for r in b_findings)     # the unit by its name
 
 
 def test_rows_layout(standin, tree, cat, period):

@@ -17,7 +17,7 @@ from batn import layout as L
 from batn.catalogue import load_catalogue
 from batn.demo import sample_values
 from batn.pipeline import consolidate_inbox, load_period, report_input_from_workbook
-from batn.tables import STATUS_HEADER, findings_rows, status_rows, summary_rows
+from batn.tables import STATUS_HEADER, consolidation_findings_rows, status_rows, summary_rows
 from batn.units import load_units
 from batn.xlsx.consolidated import write_consolidated
 from batn.xlsx.rowstream import CellStyles, SheetBody, save_with_bodies
@@ -85,10 +85,11 @@ def test_long_tables_read_back_as_every_door_builds_them(consolidated):
     body = _rows(status, 4, len(STATUS_HEADER))
     assert body == _blank_as_none(status_rows(cons, indent="")[1:])
     assert {r[1]: r[4] for r in body} == {c: u.status for c, u in cons.units.items()}
-    assert any(r[10] and r[10].endswith("B1_cu.xlsx") for r in body)        # the older duplicate, named
+    ignored = STATUS_HEADER.index("Tệp bị bỏ qua")
+    assert any(r[ignored] == "B1_cu.xlsx" for r in body)        # the older duplicate, named relative to the inbox
 
     check = wb[L.CHECK_SHEET]
-    assert _rows(check, 2, 7) == _blank_as_none(findings_rows(cons.findings))
+    assert _rows(check, 2, 7) == _blank_as_none(consolidation_findings_rows(cons))
     assert any("hong.xlsx" in (r[3] or "") for r in _rows(check, 2, 7))
 
     inp = report_input_from_workbook(path)        # the hidden counts above the status table
@@ -108,8 +109,10 @@ def test_long_tables_keep_their_formatting(consolidated):
     assert summary.cell(last, 2).value == "TỔNG CỘNG" and summary.cell(last, 2).font.bold
     assert summary.cell(last, 4).font.bold and summary.cell(last, 4).number_format == "#,##0"
     a1 = 4 + list(cons.units).index("A1")
-    assert isinstance(status.cell(a1, 7).value, datetime) and status.cell(a1, 7).number_format == "dd/mm/yyyy hh:mm"
-    assert status.cell(a1, 8).number_format == "dd/mm/yyyy"
+    received, deadline = STATUS_HEADER.index("Thời gian nhận") + 1, STATUS_HEADER.index("Hạn nộp") + 1
+    assert isinstance(status.cell(a1, received).value, datetime)
+    assert status.cell(a1, received).number_format == "dd/mm/yyyy hh:mm"
+    assert status.cell(a1, deadline).number_format == "dd/mm/yyyy"
     assert check.cell(2, 7).alignment.wrap_text and check.cell(2, 1).alignment.vertical == "top"
     assert (summary.freeze_panes, status.freeze_panes, check.freeze_panes) == ("D3", "A4", "A2")
     assert summary.column_dimensions["B"].width == 40

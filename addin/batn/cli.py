@@ -104,11 +104,20 @@ def consolidate(
     engine: str = typer.Option("local", "--engine", help="local (các nhân của máy này) hoặc dask"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Địa chỉ Dask scheduler, ví dụ tcp://10.0.0.5:8786"),
     workers: Optional[int] = typer.Option(None, "--workers", help="Số tiến trình đọc tệp (mặc định: số nhân)"),
+    pdf: bool = typer.Option(False, "--pdf", help="Xuất thêm bản PDF để in (cần LibreOffice), cạnh tệp .xlsx"),
+    previous: Optional[Path] = typer.Option(None, "--previous",
+                                            help="Tệp tổng hợp của kỳ trước: biểu đồ so sánh với kỳ trước"),
+    config: Optional[Path] = typer.Option(None, "--config",
+                                          help="Tệp thiết lập văn bản (TOML): cơ quan ban hành, nơi ban hành, người ký"),
+    number: Optional[str] = typer.Option(None, "--number", help="Số văn bản ghi ở trang bìa, ví dụ 44A"),
+    on: Optional[str] = typer.Option(None, "--date", help="Ngày ghi ở trang bìa YYYY-MM-DD (mặc định: ngày tổng hợp)"),
 ) -> None:
     """Tổng hợp số liệu các đơn vị; tệp hỏng được báo lỗi, không làm dừng việc tổng hợp."""
+    from .previous import PreviousError
+    from .xlsx.pdf import PdfError
     from .xlsx.consolidated import write_consolidated
 
-    with clear_errors():
+    with clear_errors(PreviousError, PdfError):
         if not inbox.is_dir():
             fail(f"Không có thư mục {inbox}")
         tree, cat, per = load_inputs(units, catalog, period, period_config)
@@ -117,14 +126,23 @@ def consolidate(
         with progress_bar("Đọc báo cáo", quiet=as_json) as prog:
             cons = pipeline.consolidate_inbox(inbox, tree, cat, per, root=root, progress=prog, engine=engine,
                                               workers=workers, scheduler=scheduler)
-        write_consolidated(cons, out_file)
+        paper = pipeline.consolidation_paper(cat, per, config=config, number=number, on=parse_date(on),
+                                             previous=previous, period_config=period_config)
+        write_consolidated(cons, out_file, paper)
+        pdf_file = None
+        if pdf:
+            from .xlsx.pdf import workbook_pdf
+
+            pdf_file = workbook_pdf(out_file)
     n_err = sum(f.severity == Severity.ERROR for f in cons.findings)
     if as_json:
-        print(json.dumps({"out": shown(out_file), **consolidation_dict(cons)}, ensure_ascii=False, indent=2,
-                         default=str))
+        print(json.dumps({"out": shown(out_file), **({"pdf": shown(pdf_file)} if pdf_file else {}),
+                          **consolidation_dict(cons)}, ensure_ascii=False, indent=2, default=str))
     else:
         show_consolidation(cons)
         out.print(f"Tệp tổng hợp: {terminal(shown(out_file))}")
+        if pdf_file:
+            out.print(f"Bản PDF để in: {terminal(shown(pdf_file))}")
     raise typer.Exit(HAS_ERRORS if n_err else OK)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .catalogue import load_catalogue
 from .model import Catalogue, Period, UnitTree
-from .pipeline import (consolidate_inbox, load_period, make_templates, report_from_workbook)
+from .pipeline import (consolidate_inbox, consolidation_paper, load_period, make_templates, report_from_workbook)
 from .resources import templates_dir
 from .units import load_units
 from .xlsx.consolidated import write_consolidated
@@ -190,12 +190,14 @@ def run_demo(out: str | Path, progress=None, today: date | None = None) -> DemoR
     deadline = period.deadline_for("") or period.end
     # as of the data's time: the newest file used (its save time), as every door says it
     cons = consolidate_inbox(inbox, tree, catalogue, period, progress=progress or (lambda d, t: None))
-    consolidated = write_consolidated(cons, out / f"TongHop_{tree.root}_{period.id}.xlsx")
     on = today or deadline + timedelta(days=5)
     config = out / "thiet_lap_bao_cao.toml"
     config.write_bytes((templates_dir() / "demo" / "bao_cao.toml").read_bytes())
     previous = out / previous_workbook().name
     previous.write_bytes(previous_workbook().read_bytes())
+    # the workbook's cover says what the report says: issuer, number, place, date, signer
+    paper = consolidation_paper(catalogue, period, config=config, number="25", on=on, previous=previous)
+    consolidated = write_consolidated(cons, out / f"TongHop_{tree.root}_{period.id}.xlsx", paper)
     docx, _ = report_from_workbook(consolidated, out / f"BaoCao_{tree.root}_{period.id}.docx", number="25",
                                    on=on, units=units_file, config=config, previous=previous)
     txt, _ = report_from_workbook(consolidated, out / f"BaoCao_{tree.root}_{period.id}.txt", number="25",

@@ -168,7 +168,22 @@ def consolidate_inbox(inbox: str | Path, tree: UnitTree, catalogue: Catalogue, p
                      progress=progress)
     cons = consolidate(subs, tree, catalogue, period, root=root, as_of=as_of, checked=True)
     cons.findings[:0] = skipped            # every file of the inbox is read or named
+    cons.inbox = str(inbox)                # files are shown relative to it (batn.tables.file_name)
     return cons
+
+
+def consolidation_paper(catalogue: Catalogue, period: Period, *, config: str | Path | None = None,
+                        number: str | None = None, on: date | None = None, previous: str | Path | None = None,
+                        period_config: str | Path | None = None):
+    """What the printed consolidated workbook says besides the figures (xlsx.consolidated.Paper): the
+    report settings (issuer, place, signer), the number and date of its cover, and the previous
+    period's totals for its chart (batn.previous; PreviousError when that file cannot be used)."""
+    from .previous import load_previous
+    from .xlsx.consolidated import Paper
+
+    prev = load_previous(previous, catalogue, current=period, period_config=period_config) if previous else None
+    return Paper(load_settings(config), number, on, prev)
+
 
 
 def report_input_from_workbook(path: str | Path, tree: UnitTree | None = None,

@@ -48,6 +48,7 @@ class Consolidation:
     units: dict[str, UnitResult]        # in tree order (parent before children)
     findings: list[Finding]
     as_of: datetime
+    inbox: str = ""                     # the folder the files were read from: tables name files relative to it
 
     @property
     def narratives(self) -> dict[str, list[tuple[str, tuple[str, ...]]]]:

@@ -9,9 +9,11 @@ The unit rows come from generators, so the file writer streams them; `summary_fr
 from __future__ import annotations
 
 import math
+import os
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
+from .completeness import Tally, rate, subtree_tallies
 from .numbers import finite
 from .rollup import Consolidation
 from .textsafe import shown
@@ -20,11 +22,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-STATUS_HEADER = ["STT", "Mã", "Đơn vị", "Cấp", "Tình trạng", "Tệp", "Thời gian nhận", "Hạn nộp",
-                 "Số lỗi", "Số cảnh báo", "Tệp bị bỏ qua"]
-STATUS_WIDTHS = (6, 12, 40, 16, 18, 40, 18, 12, 8, 10, 40)
-STATUS_COLUMNS = ["no", "code", "name", "level", "status", "file", "received", "deadline", "errors", "warnings",
-                  "ignored"]
+# "Đã nộp" and "Đúng hạn" hold an intermediate unit's own sub-tree ("4/5 (80%)"; itself included
+# when it must report), blank for a unit with no unit under it.
+STATUS_HEADER = ["STT", "Mã", "Đơn vị", "Cấp", "Tình trạng", "Đã nộp (cả cấp dưới)", "Đúng hạn (cả cấp dưới)",
+                 "Tệp", "Thời gian nhận", "Hạn nộp", "Số lỗi", "Số cảnh báo", "Tệp bị bỏ qua"]
+STATUS_WIDTHS = (6, 12, 40, 14, 14, 13, 13, 34, 15, 11, 7, 9, 30)
+STATUS_COLUMNS = ["no", "code", "name", "level", "status", "sent_below", "on_time_below", "file", "received",
+                  "deadline", "errors", "warnings", "ignored"]
 TOTAL_LABEL = "TỔNG CỘNG"
 INDENT = "   "        # a unit's name is indented by its depth in the tree
 
@@ -48,6 +52,22 @@ def plain(v: object) -> object:
     return v
 
 
+def file_name(cons: Consolidation | None, path: str) -> str:
+    """A file as a clerk knows it: relative to the inbox it was read from ("hop_thu/x.xlsx" ->
+    "x.xlsx"), shown with visible escapes; a Google tab's name or a file elsewhere as it is."""
+    return shown(_relative(path, cons.inbox if cons is not None else ""))
+
+
+def _relative(path: str, inbox: str) -> str:
+    if not path or not inbox:
+        return path
+    for base in {inbox, os.path.abspath(inbox)}:
+        prefix = base.rstrip("/" + os.sep) + os.sep
+        if path.startswith(prefix):
+            return path[len(prefix):]
+    return path
+
+
 def sent_line(cons: Consolidation) -> str:
     """"Đã gửi báo cáo: 29/30 đơn vị — tổng hợp lúc 08:00 ngày 05/07/2026": above every status table."""
     return (f"Đã gửi báo cáo: {len(cons.sent)}/{len(cons.expected)} đơn vị — "
@@ -68,14 +88,19 @@ def total_row(cons: Consolidation) -> list[object]:
     return [None, TOTAL_LABEL, None, *[plain(cons.totals.get(c)) for c in cons.catalogue.codes]]
 
 
-def status_body(cons: Consolidation, indent: str = INDENT) -> Iterator[list[object]]:
+def status_body(cons: Consolidation, indent: str = INDENT,
+                tallies: Mapping[str, Tally] | None = None) -> Iterator[list[object]]:
     """The unit rows of "Tình hình nộp báo cáo" (columns of STATUS_HEADER), in tree order."""
+    tallies = subtree_tallies(cons) if tallies is None else tallies
     for i, r in enumerate(cons.units.values(), start=1):
         sub = r.submission
-        yield [i, r.code, indent * r.depth + r.name, r.level, r.status, shown(sub.source) if sub else "",
+        t = tallies.get(r.code)
+        yield [i, r.code, indent * r.depth + r.name, r.level, r.status,
+               rate(t.sent, t.expected) if t else "", rate(t.in_time, t.expected) if t else "",
+               file_name(cons, sub.source) if sub else "",
                # 0 = not known (a unit read from a Google Sheet has no file to date)
                datetime.fromtimestamp(sub.received) if sub and sub.received else None,
-               r.deadline, r.errors, r.warnings, "; ".join(shown(s.source) for s in r.ignored)]
+               r.deadline, r.errors, r.warnings, "; ".join(file_name(cons, s.source) for s in r.ignored)]
 
 
 def summary_frame(cons: Consolidation) -> "pd.DataFrame":
@@ -94,7 +119,9 @@ def status_frame(cons: Consolidation) -> "pd.DataFrame":
 
 def summary_header(cons: Consolidation) -> list[object]:
     """The first header row of "Tổng hợp theo đơn vị" (the second holds the indicator codes)."""
-    return ["Mã", "Đơn vị", "Tình trạng", *[i.label for i in cons.catalogue.indicators]]
+    numbers = indicator_numbers(cons.catalogue)
+    return ["Mã", "Đơn vị", "Tình trạng", *[(f"{numbers[i.code]}. " if i.code in numbers else "") + i.label
+                                        for i in cons.catalogue.indicators]]
 
 
 def summary_rows(cons: Consolidation, indent: str = INDENT) -> list[list[object]]:
@@ -115,7 +142,7 @@ def status_rows(cons: Consolidation, indent: str = INDENT, source: str = "Tệp"
 
 
 FINDINGS_HEADER = ["STT", "Mức độ", "Đơn vị", "Tệp", "Ô", "Chỉ tiêu", "Nội dung"]
-FINDINGS_WIDTHS = (6, 11, 14, 30, 18, 22, 80)
+FINDINGS_WIDTHS = (6, 10, 24, 28, 14, 30, 70)
 NO_FINDINGS = "Không có lỗi hay cảnh báo nào."
 
 
@@ -126,8 +153,48 @@ def findings_in_order(findings):
     return sorted(findings, key=lambda f: (f.severity != Severity.ERROR, f.file, f.unit, f.cell))
 
 
-def findings_rows(findings) -> list[list[object]]:
-    """The body of a "Kết quả kiểm tra" table (no header), whatever the door writes it to."""
-    rows: list[list[object]] = [[i, f.severity.value, f.unit, shown(f.file), f.cell, f.indicator, f.message]
+def indicator_numbers(catalogue) -> dict[str, str]:
+    """Each indicator's STT on the "Số liệu" sheet (numbered through the sections, as the template lays them out)."""
+    out, n = {}, 0
+    for section in catalogue.sections:
+        for ind in catalogue.in_section(section.key):
+            n += 1
+            out[ind.code] = str(n)
+    return out
+
+
+def indicator_name(catalogue, code: str, numbers: Mapping[str, str] | None = None) -> str:
+    """"Mục 33. Đơn vị máu hiến tình nguyện (CD_HIENMAU)": what a clerk finds on the sheet, then the code."""
+    if not code or catalogue is None or code not in catalogue:
+        return code
+    numbers = numbers if numbers is not None else indicator_numbers(catalogue)
+    stt = numbers.get(code)
+    return (f"Mục {stt}. " if stt else "") + f"{catalogue[code].label} ({code})"
+
+
+def findings_rows(findings: Iterable, catalogue=None, cons: Consolidation | None = None) -> list[list[object]]:
+    """The body of a "Kết quả kiểm tra" table (no header), whatever the door writes it to. With the
+    `catalogue`, an indicator is named by its STT and label beside its code; with the consolidation
+    `cons`, a unit by its name and a file relative to the inbox (in the message too)."""
+    numbers = indicator_numbers(catalogue) if catalogue is not None else {}
+    units = cons.units if cons is not None else {}
+    inbox = cons.inbox if cons is not None else ""
+
+    def unit(code: str) -> str:
+        r = units.get(code)
+        return r.name if r is not None else code
+
+    def text(message: str) -> str:
+        for base in {inbox, os.path.abspath(inbox)} if inbox else ():
+            message = message.replace(base.rstrip("/" + os.sep) + os.sep, "")
+        return message
+
+    rows: list[list[object]] = [[i, f.severity.value, unit(f.unit), file_name(cons, f.file), f.cell,
+                                 indicator_name(catalogue, f.indicator, numbers), text(f.message)]
                                 for i, f in enumerate(findings_in_order(findings), start=1)]
     return rows or [["", "", "", "", "", "", NO_FINDINGS]]
+
+
+def consolidation_findings_rows(cons: Consolidation) -> list[list[object]]:
+    """The findings of a consolidation as every door lists them: unit names, files relative to the inbox."""
+    return findings_rows(cons.findings, cons.catalogue, cons)

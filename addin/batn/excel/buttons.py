@@ -30,8 +30,9 @@ from .book import (UNCHECKED_WORDS, book_folder, find_sheet, is_classic, lite_ce
                    saved_copy, sheet_rows)
 from .settings import (SETTINGS, SETTINGS_SHEET, UNIT_COLUMNS, UNITS_FIRST_ROW, UNITS_SHEET, Settings,
                        SettingsError, consolidated_name, report_name, settings_from_values, unit_rows)
-from ..tables import STATUS_WIDTHS, status_rows, summary_rows
-from .write import apply_actions, clear_marks, marked_cells, sheet_for_writing, write_findings_sheet, write_table
+from ..tables import (FINDINGS_HEADER, FINDINGS_WIDTHS, STATUS_WIDTHS, consolidation_findings_rows, status_rows,
+                      summary_rows)
+from .write import apply_actions, clear_marks, marked_cells, sheet_for_writing, write_table
 
 TITLE = "batn"
 # Errors a clerk can fix: shown in a message box, in Vietnamese, without a traceback.
@@ -191,20 +192,28 @@ def tong_hop_book(book) -> ConsolidationResult:
         cons = consolidate_inbox(s.inbox, tree, cat, per, root=s.unit, progress=_progress(book, "đọc báo cáo"))
     finally:
         _done_progress(book)
+    from ..pipeline import consolidation_paper
     from ..xlsx.consolidated import write_consolidated
+    from ..xlsx.pdf import PdfError, workbook_pdf
 
-    path = write_consolidated(cons, s.outdir / consolidated_name(s.unit, per.id))
+    paper = consolidation_paper(cat, per, config=s.report_config, number=s.number, on=s.on)
+    path = write_consolidated(cons, s.outdir / consolidated_name(s.unit, per.id), paper)
+    try:        # the printable copy; without LibreOffice the workbook still stands and prints from Excel
+        pdf_line = f"Bản PDF để in: {workbook_pdf(path)}"
+    except PdfError as e:
+        pdf_line = str(e)
     settings_sheet = find_sheet(book, SETTINGS_SHEET)
-    write_table(sheet_for_writing(book, L.SUMMARY_SHEET), summary_rows(cons), (12, 40, 18) + (14,) * len(cat.codes),
+    write_table(sheet_for_writing(book, L.SUMMARY_SHEET), summary_rows(cons), (12, 40, 13) + (11,) * len(cat.codes),
                 header_rows=2, number_columns=list(range(4, 4 + len(cat.codes))))
     write_table(sheet_for_writing(book, L.STATUS_SHEET), status_rows(cons), STATUS_WIDTHS)
-    write_findings_sheet(book, cons.findings)
+    write_table(sheet_for_writing(book, L.CHECK_SHEET), [list(FINDINGS_HEADER), *consolidation_findings_rows(cons)],
+                FINDINGS_WIDTHS)
     settings_sheet.activate()
     n_err, n_warn = count(cons.findings, Severity.ERROR), count(cons.findings, Severity.WARNING)
     msg = (f"Tổng hợp {cons.tree[cons.tree.root].name} — {per.label}\n"
            f"Đã gửi báo cáo: {len(cons.sent)}/{len(cons.expected)} đơn vị; {n_err} lỗi, {n_warn} cảnh báo.\n"
            f"Xem các trang “{L.SUMMARY_SHEET}”, “{L.STATUS_SHEET}”, “{L.CHECK_SHEET}”.\n"
-           f"Tệp tổng hợp gửi cấp trên: {path}")
+           f"Tệp tổng hợp gửi cấp trên: {path}\n{pdf_line}")
     _alert(book, msg)
     return ConsolidationResult(cons, path, msg)
 

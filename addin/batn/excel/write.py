@@ -12,13 +12,12 @@ from typing import Iterable, Sequence
 from .. import layout as L
 from ..actions import MarkCell, WriteFindingsSheet
 from ..model import Finding
-from ..tables import FINDINGS_HEADER, findings_rows
+from ..tables import FINDINGS_HEADER, FINDINGS_WIDTHS, findings_rows
 from ..textsafe import inert
 from .book import find_sheet, is_classic
 
 HEADER_COLOUR = "#BDD7EE"
 INPUT_COLOUR = "#FFF2CC"       # the templates' "type here" fill (batn.xlsx.template.INPUT_FILL)
-FINDINGS_WIDTHS = (6, 11, 14, 30, 18, 22, 80)
 CELL_COLUMN = 5                # "Ô" in the findings sheet: where earlier marks are found again
 
 

@@ -165,9 +165,10 @@ class _Planner:
         return listed
 
 
-def findings_rows(findings: list[Finding]) -> list[list[object]]:
-    """The findings tab: its own header ("Nguồn": a file or a tab), then the rows every door writes."""
-    return [FINDINGS_HEAD, *finding_body_rows(findings)]
+def findings_rows(findings: list[Finding], cons: Consolidation | None = None) -> list[list[object]]:
+    """The findings tab: its own header ("Nguồn": a file or a tab), then the rows every door writes
+    (with the consolidation: unit names, and each indicator's STT and label beside its code)."""
+    return [FINDINGS_HEAD, *finding_body_rows(findings, cons.catalogue if cons else None, cons)]
 
 
 def status_tab_rows(cons: Consolidation) -> list[list[object]]:
@@ -235,7 +236,7 @@ def plan_write_back(read: SheetRead, cons: Consolidation, *, summary: bool,
         p.bold_row(sid, 3, len(STATUS_HEADER))
         for i, r in enumerate(srow[3:], start=4):
             p.colour(sid, i, 5, STATUS_COLOURS.get(str(r[4]), "FFFFFF"))
-    frows = findings_rows(listed)
+    frows = findings_rows(listed, cons)
     sid = p.output_tab(G.FINDINGS_TAB, frows, 3, frozen=1)
     p.bold_row(sid, 1, len(FINDINGS_HEAD))
     for i, f in enumerate(findings_in_order(listed), start=2):

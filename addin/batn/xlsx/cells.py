@@ -62,3 +62,27 @@ def findings_sheet(wb, findings, title: str) -> None:
         for c, v in enumerate(row, start=1):
             if v != "":
                 put(ws, i, c, v).alignment = finding_alignment(c)
+
+
+LINE_HEIGHT_PT = 15.0          # one line of 11 pt text
+CHARS_PER_WIDTH = 1.1          # characters of 11 pt text per unit of column width (a safe guess)
+
+
+def text_lines(text: str, width: float) -> int:
+    """Lines `text` takes, wrapped in a column of `width`."""
+    per = max(1, int(width * CHARS_PER_WIDTH))
+    return sum(max(1, -(-len(part) // per)) for part in text.split("\n"))
+
+
+def wrapped_height(widths, wrapped) -> "callable":
+    """A `SheetBody.height` for rows whose columns `wrapped` (0-based) wrap their text: the height
+    of the tallest cell, None (the default) for a row of single lines. LibreOffice does not size
+    such rows on opening, and a long message would print over the rows under it."""
+    cols = [(c, widths[c]) for c in wrapped]
+
+    def height(row) -> float | None:
+        lines = max((text_lines(row[c][0], w) for c, w in cols if c < len(row) and isinstance(row[c][0], str)),
+                    default=1)
+        return lines * LINE_HEIGHT_PT if lines > 1 else None
+
+    return height

@@ -22,7 +22,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import BinaryIO, Iterable, Mapping, Sequence
+from typing import BinaryIO, Callable, Iterable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
 from openpyxl.cell import Cell
@@ -72,13 +72,16 @@ class SheetBody:
     """Rows for a sheet, from `first_row` down, column A on. Each row is a sequence of
     (value, style id); None or "" writes an empty cell with that style (none with style 0). `count` and `width` (rows and columns)
     are known before writing, so the sheet's dimension is right from the start. Every style
-    the rows use must be registered in `styles` before saving."""
+    the rows use must be registered in `styles` before saving. `height`, when given, says a row's
+    height in points (None: the default): LibreOffice does not size rows of wrapped text itself,
+    so a long text would print over the rows under it."""
 
     first_row: int
     rows: Iterable[Sequence[tuple[object, int]]]
     count: int
     width: int
     styles: CellStyles
+    height: Callable[[Sequence[tuple[object, int]]], float | None] | None = None
 
 
 def _cell(ref: str, value: object, style: int, epoch) -> str:
@@ -98,8 +101,11 @@ def _cell(ref: str, value: object, style: int, epoch) -> str:
     return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
 
 
-def _row_xml(r: int, row: Sequence[tuple[object, int]], letters: Sequence[str], epoch) -> str:
+def _row_xml(r: int, row: Sequence[tuple[object, int]], letters: Sequence[str], epoch, height=None) -> str:
     cells = "".join(_cell(f"{letters[c]}{r}", v, s, epoch) for c, (v, s) in enumerate(row))
+    ht = height(row) if height is not None else None
+    if ht:
+        return f'<row r="{r}" ht="{ht:g}" customHeight="1">{cells}</row>'
     return f'<row r="{r}">{cells}</row>'
 
 
@@ -121,7 +127,7 @@ def _write_body(dst: BinaryIO, sheet_xml: bytes, body: SheetBody, epoch) -> None
     for row in body.rows:
         if len(row) > body.width:
             raise ValueError(f"row {r} has {len(row)} cells, the sheet was declared {body.width} wide")
-        chunk.append(_row_xml(r, row, letters, epoch))
+        chunk.append(_row_xml(r, row, letters, epoch, body.height))
         r += 1
         if len(chunk) == _ROWS_PER_WRITE:
             dst.write("".join(chunk).encode("utf-8"))

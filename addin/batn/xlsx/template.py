@@ -22,7 +22,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from .. import layout as L
 from ..findings import _kinds
 from ..model import Catalogue, Indicator, Period, Rule, Unit
-from .cells import put
+from .cells import LINE_HEIGHT_PT, put, text_lines, wrapped_height
 from .rowstream import CellStyles, SheetBody
 
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")      # light yellow: type here
@@ -319,9 +319,10 @@ def _write_narrative_sheet(wb: Workbook, nl, rows: Sequence[Sequence[object]] | 
         cell.fill = HEADER_FILL
         cell.border = BOX
         cell.alignment = Alignment(horizontal="center", wrap_text=True)
-    ws.column_dimensions["A"].width = 6
-    for c in range(2, len(headers) + 1):
-        ws.column_dimensions[get_column_letter(c)].width = 70 if len(headers) == 2 else 38
+    widths = [6] + [70 if len(headers) == 2 else 38] * (len(headers) - 1)
+    for c, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(c)].width = w
+    height = wrapped_height(widths, range(1, len(headers)))     # a long text wraps onto its own lines
     streamed = isinstance(rows, NarrativeRows)
     given, source = (rows.count, rows.rows) if isinstance(rows, NarrativeRows) else (len(rows or []), rows or [])
     n_rows = max(L.NARRATIVE_ROWS, given + 5)
@@ -334,8 +335,10 @@ def _write_narrative_sheet(wb: Workbook, nl, rows: Sequence[Sequence[object]] | 
         st = CellStyles(ws)
         ids = {name: st.id(**style) for name, style in _NARRATIVE_STYLE.items()}
         return SheetBody(first_row=4, rows=([(v, ids[k]) for v, k in row] for row in cells), count=n_rows,
-                         width=len(headers), styles=st)
+                         width=len(headers), styles=st, height=height)
     for r, row in enumerate(cells, start=4):
+        if height(row):
+            ws.row_dimensions[r].height = height(row)
         for c, (value, style) in enumerate(row, start=1):
             cell = put(ws, r, c, value)
             for attr, v in _NARRATIVE_STYLE[style].items():
@@ -371,6 +374,8 @@ def _write_guide_sheet(wb: Workbook, catalogue: Catalogue, unit: Unit, period: P
         c = put(ws, i, 1, text)          # the heading names the unit: text, cleaned (batn.textsafe)
         c.font = Font(bold=bold, size=12 if bold else 11)
         c.alignment = Alignment(wrap_text=True, vertical="top")
+        if text_lines(text, 110) > 1:    # LibreOffice does not size wrapped rows: lines would overlap
+            ws.row_dimensions[i].height = LINE_HEIGHT_PT * text_lines(text, 110)
     _print_setup(ws)
     _protect(ws)
 
