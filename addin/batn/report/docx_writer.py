@@ -384,7 +384,7 @@ def add_appendix(document, doc: ReportDocument, lay: Mapping[str, Any]):
     p = add_line(document, a.subtitle, lay, lay["subject_size_pt"], italic=True)
     p.paragraph_format.space_after = Pt(lay["space_after_pt"])
     n_fig = len(a.header) - 2
-    stt_w, unit_w = 10.0, lay["appendix_unit_width_mm"]
+    stt_w, unit_w = 12.0, lay["appendix_unit_width_mm"]
     fig_w = max((width - stt_w - unit_w) / max(n_fig, 1), 10.0)
     widths = [stt_w, unit_w] + [fig_w] * n_fig
     table = document.add_table(rows=1, cols=len(widths))
