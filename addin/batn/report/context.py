@@ -142,6 +142,9 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
                         f"báo cáo ghi “tính đến ngày {ngay(on)}”; hãy kiểm tra lại ngày ban hành (--date).")
         as_of = datetime.combine(on, datetime.min.time())
 
+    if inp.previous is not None and inp.previous.unit and inp.previous.unit != u.code:
+        warnings.append(f"Tệp kỳ trước là số liệu của đơn vị {inp.previous.unit}, không phải {u.code}: "
+                        "các lời so sánh có thể không đúng.")
     ph = Phrases(inp.catalogue, inp.values, pad_small=t.get("pad_small_counts", True),
                  max_names=int(t.get("max_names", 5)), names_more=w.get("names_more", "và {{ n }} {{ noun }} khác"))
     rep = inp.catalogue.report
