@@ -30,7 +30,18 @@ What it implements, with the JSON shapes of the real API:
   message; a token whose scopes do not cover the call is 403 ACCESS_TOKEN_SCOPE_INSUFFICIENT.
 - ``POST /token``: the OAuth 2.0 JWT-bearer grant a service-account key uses. The assertion's RS256
   signature is checked against the public key registered with `register_service_account`; an
-  unknown or revoked key answers 400 invalid_grant like Google's token endpoint.
+  unknown or revoked key answers 400 invalid_grant like Google's token endpoint. Also the
+  authorization-code grant of an installed app (PKCE S256 checked, the client's id and secret, the
+  same loopback redirect_uri as the consent) and the refresh-token grant; `consent(url, email)` plays
+  Google's consent page and returns where the browser is sent (the loopback address with the code).
+  The ID token returned with `openid email` carries the e-mail (unsigned: batn reads it from the
+  token endpoint's answer only).
+- A person signed in with `drive.file` only reaches the spreadsheets an app created for them (others
+  answer 404, as Google does); a service account cannot create a spreadsheet (403 storage quota,
+  as Google answers since service accounts lost their Drive storage).
+- Every request to the API is checked against Google's discovery documents (tests/discovery.py):
+  an unknown method, parameter, body field, field mask or enum value answers 400 and is kept in
+  `violations`, which the tests' fixtures assert empty.
 - ``POST /drive/v3/files/{id}/permissions``: sharing a spreadsheet (needs the drive scope, or
   drive.file for a file the same account created).
 - Quota: ``quota=N`` allows N read and N write requests per user per window (60 s by default,
@@ -315,6 +326,11 @@ class SheetsStandIn:
         self._used: dict[tuple[str, str, int], int] = {}
         self._storm: list[int] = []
         self._ids = itertools.count(1)
+        self.clients: dict[str, str] = {}                     # OAuth client id -> secret
+        self.codes: dict[str, dict] = {}                      # authorization code -> what was consented
+        self.refresh_tokens: dict[str, dict] = {}             # refresh token -> client, email, scopes
+        self.violations: list[str] = []                       # requests Google's discovery does not know
+        self.validate = True
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -360,6 +376,26 @@ class SheetsStandIn:
         """`public_key`: a cryptography RSA public key; the JWT grant for `email` is checked against it."""
         with self.lock:
             self.keys[email] = public_key
+
+    def register_oauth_client(self, client_id: str, secret: str) -> None:
+        with self.lock:
+            self.clients[client_id] = secret
+
+    def consent(self, auth_url: str, email: str, *, grant: tuple[str, ...] | None = None) -> str:
+        """Google's consent page: `email` signs in and allows (the scopes asked, or `grant`). Returns the
+        address the browser is redirected to: the app's loopback redirect_uri with code and state."""
+        q = {k: v[-1] for k, v in parse_qs(urlsplit(auth_url).query).items()}
+        assert urlsplit(auth_url).netloc == "accounts.google.com", auth_url
+        assert q.get("response_type") == "code" and q.get("client_id") in self.clients, q
+        assert q.get("code_challenge_method") == "S256" and q.get("code_challenge"), "PKCE is required"
+        redirect = q["redirect_uri"]
+        assert urlsplit(redirect).hostname in ("127.0.0.1", "localhost"), redirect
+        code = "4/standin-" + secrets.token_urlsafe(16)
+        with self.lock:
+            self.codes[code] = {"client_id": q["client_id"], "redirect_uri": redirect, "email": email,
+                                "challenge": q["code_challenge"],
+                                "scopes": frozenset(grant if grant is not None else q.get("scope", "").split())}
+        return f"{redirect}?state={q.get('state', '')}&code={code}&scope={q.get('scope', '')}"
 
     def revoke_service_account(self, email: str) -> None:
         with self.lock:
@@ -468,6 +504,17 @@ class SheetsStandIn:
                     status, payload = self._token(body)
                     entry.status = status
                     return status, payload, {}
+                if kind in ("read", "write") and self.validate:
+                    from discovery import check_request
+
+                    try:
+                        parsed = json.loads(body.decode("utf-8")) if body else None
+                    except ValueError:
+                        parsed = "<not JSON>"
+                    problems = check_request(method, path, query, parsed)
+                    if problems:
+                        self.violations += problems
+                        raise bad_request("Not in Google's discovery document: " + "; ".join(problems))
                 user, scopes = self._authenticate(headers)
                 entry.user = user
                 if kind in ("read", "write"):
@@ -524,6 +571,10 @@ class SheetsStandIn:
     # ---- OAuth token endpoint (JWT bearer grant)
     def _token(self, body: bytes) -> tuple[int, dict]:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
+        if form.get("grant_type") == "authorization_code":
+            return self._token_from_code(form)
+        if form.get("grant_type") == "refresh_token":
+            return self._token_from_refresh(form)
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             return 400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type."}
         try:
@@ -544,6 +595,48 @@ class SheetsStandIn:
         self.tokens[token] = (email, scopes)
         return 200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
 
+    def _client_ok(self, form: dict) -> bool:
+        return self.clients.get(form.get("client_id", "")) == form.get("client_secret") is not None
+
+    def _issue(self, email: str, scopes: frozenset) -> dict:
+        token = "ya29.standin-" + secrets.token_urlsafe(12)
+        self.tokens[token] = (email, scopes)
+        out = {"access_token": token, "expires_in": 3599, "token_type": "Bearer", "scope": " ".join(sorted(scopes))}
+        if "openid" in scopes:
+            claims = {"iss": "https://accounts.google.com", "email": email, "email_verified": True}
+            enc = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")  # noqa: E731
+            out["id_token"] = f"{enc({'alg': 'RS256', 'typ': 'JWT'})}.{enc(claims)}.c2lnbmF0dXJl"
+        return out
+
+    def _token_from_code(self, form: dict) -> tuple[int, dict]:
+        import hashlib
+
+        grant = self.codes.pop(form.get("code", ""), None)      # a code is good once
+        if not self._client_ok(form):
+            return 401, {"error": "invalid_client", "error_description": "The OAuth client was not found."}
+        if grant is None or grant["client_id"] != form.get("client_id"):
+            return 400, {"error": "invalid_grant", "error_description": "Malformed auth code."}
+        if grant["redirect_uri"] != form.get("redirect_uri"):
+            return 400, {"error": "redirect_uri_mismatch", "error_description": "Bad Request"}
+        verifier = form.get("code_verifier", "")
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        if challenge != grant["challenge"]:
+            return 400, {"error": "invalid_grant", "error_description": "Invalid code verifier."}
+        out = self._issue(grant["email"], grant["scopes"])
+        refresh = "1//standin-" + secrets.token_urlsafe(16)
+        self.refresh_tokens[refresh] = {"client_id": grant["client_id"], "email": grant["email"],
+                                        "scopes": grant["scopes"]}
+        out["refresh_token"] = refresh
+        return 200, out
+
+    def _token_from_refresh(self, form: dict) -> tuple[int, dict]:
+        if not self._client_ok(form):
+            return 401, {"error": "invalid_client", "error_description": "The OAuth client was not found."}
+        grant = self.refresh_tokens.get(form.get("refresh_token", ""))
+        if grant is None or grant["client_id"] != form.get("client_id"):
+            return 400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
+        return 200, self._issue(grant["email"], grant["scopes"])
+
     # ---- routing
     def _route(self, method: str, path: str, query: dict, body: bytes, user: str, scopes: frozenset) -> dict:
         data = json.loads(body.decode("utf-8")) if body else {}
@@ -553,12 +646,16 @@ class SheetsStandIn:
         m = re.match(r"^/drive/v3/files/([^/]+)/permissions$", path)
         if m and method == "POST":
             return self._api_share(unquote(m.group(1)), user, scopes, data)
+        if m and method == "GET":
+            return self._api_permissions(unquote(m.group(1)), user, scopes)
         m = re.match(r"^/v4/spreadsheets/([^/:]+)(.*)$", path)
         if not m:
             raise ApiError(404, "Method not found.", "NOT_FOUND")
-        ss = self._open(unquote(m.group(1)), user)
+        ss = self._open(unquote(m.group(1)), user, scopes)
         rest = m.group(2)
         if rest == "" and method == "GET":
+            if query.get("ranges") and "data" in q1.get("fields", ""):
+                return self._api_get_notes(ss, query["ranges"])
             if q1.get("includeGridData", "false").lower() == "true":
                 raise bad_request("includeGridData=true is not implemented by the stand-in")
             return self._api_get(ss, user)
@@ -584,9 +681,12 @@ class SheetsStandIn:
                 return self._atomic(ss, user, lambda s: self._api_values_update(s, user, rng, q1, data))
         raise ApiError(404, "Method not found.", "NOT_FOUND")
 
-    def _open(self, sid: str, user: str) -> Spreadsheet:
+    def _open(self, sid: str, user: str, scopes: frozenset = frozenset({SCOPE_SHEETS})) -> Spreadsheet:
         ss = self.spreadsheets.get(sid)
         if ss is None:
+            raise ApiError(404, "Requested entity was not found.", "NOT_FOUND")
+        if not scopes & (READ_SCOPES - {SCOPE_DRIVE_FILE}) and not ss.created_by_app:
+            # drive.file alone reaches only the files the app created: others are not found
             raise ApiError(404, "Requested entity was not found.", "NOT_FOUND")
         if ss.role(user) is None:
             raise ApiError(403, "The caller does not have permission", "PERMISSION_DENIED")
@@ -616,6 +716,9 @@ class SheetsStandIn:
         return ss
 
     def _api_create(self, user: str, data: dict, scopes: frozenset) -> dict:
+        if user.endswith(".gserviceaccount.com"):
+            raise ApiError(403, "The user's Drive storage quota has been exceeded.", "PERMISSION_DENIED",
+                           "storageQuotaExceeded")
         ss = self._create(user, data)
         ss.created_by_app = SCOPE_DRIVE_FILE in scopes
         return self._api_get(ss, user)
@@ -632,6 +735,32 @@ class SheetsStandIn:
         if data.get("type") in ("user", "group") and data.get("emailAddress"):
             ss.shares[data["emailAddress"]] = "writer" if role in ("writer", "owner") else "reader"
         return {"kind": "drive#permission", "id": secrets.token_hex(6), "type": data.get("type"), "role": role}
+
+    def _api_permissions(self, sid: str, user: str, scopes: frozenset) -> dict:
+        ss = self.spreadsheets.get(sid)
+        if ss is None or ss.role(user) is None:
+            raise ApiError(404, f"File not found: {sid}.", "NOT_FOUND")
+        if SCOPE_DRIVE not in scopes and not (SCOPE_DRIVE_FILE in scopes and ss.created_by_app):
+            raise ApiError(404, f"File not found: {sid}.", "NOT_FOUND")
+        perms = [{"kind": "drive#permission", "id": "owner", "type": "user", "role": "owner", "emailAddress": ss.owner}]
+        perms += [{"kind": "drive#permission", "id": f"p{i}", "type": "user", "role": r, "emailAddress": e}
+                  for i, (e, r) in enumerate(sorted(ss.shares.items()))]
+        return {"kind": "drive#permissionList", "permissions": perms}
+
+    def _api_get_notes(self, ss: Spreadsheet, ranges: list) -> dict:
+        """spreadsheets.get with `ranges` and a field mask asking for the cells' notes only."""
+        by_sheet: dict[int, list] = {}
+        for a1 in ranges:
+            g = self._resolve(ss, a1)
+            sheet = ss.sheet_by_id(g.sheet_id)
+            rows = []
+            for r in range(g.r1, g.r2):
+                rows.append({"values": [({"note": sheet.cells[(r, c)]["note"]}
+                                         if sheet.cells.get((r, c), {}).get("note") else {})
+                                        for c in range(g.c1, g.c2)]})
+            by_sheet.setdefault(g.sheet_id, []).append({"startRow": g.r1, "startColumn": g.c1, "rowData": rows})
+        return {"sheets": [{"properties": {"sheetId": sid, "title": ss.sheet_by_id(sid).title}, "data": data}
+                           for sid, data in by_sheet.items()]}
 
     def _api_get(self, ss: Spreadsheet, user: str) -> dict:
         sheets = []
@@ -1034,6 +1163,31 @@ class SheetsStandIn:
             pr["editors"] = {**(pr.get("editors") or {}), "users": users}
         sheet.protected.append(pr)
         return {"addProtectedRange": {"protectedRange": copy.deepcopy(pr)}}
+
+    def _req_updateProtectedRange(self, ss, user, body, where):
+        new = body.get("protectedRange") or {}
+        fields = _fields(body.get("fields"), where)
+        for sheet in ss.sheets:
+            for pr in sheet.protected:
+                if pr["protectedRangeId"] == new.get("protectedRangeId"):
+                    if not self._editor_of(ss, pr, user):
+                        raise ApiError(403, PROTECTED_MESSAGE, "PERMISSION_DENIED")
+                    for f in fields:
+                        if f in ("protectedRangeId", "requestingUserCanEdit"):
+                            continue
+                        if f in new:
+                            pr[f] = copy.deepcopy(new[f])
+                        else:
+                            pr.pop(f, None)
+                    if pr.get("warningOnly") and (pr.get("editors") or {}).get("users"):
+                        raise bad_request(f"Invalid {where}: Editors are not supported with warningOnly protection.")
+                    if not pr.get("warningOnly"):
+                        users = list((pr.get("editors") or {}).get("users", []))
+                        if user not in users:
+                            users.append(user)
+                        pr["editors"] = {**(pr.get("editors") or {}), "users": users}
+                    return None
+        raise bad_request(f"Invalid {where}: No protected range with id: {new.get('protectedRangeId')}")
 
     def _req_deleteProtectedRange(self, ss, user, body, where):
         pid = body.get("protectedRangeId")

@@ -41,7 +41,8 @@ from batn.xlsx.template import write_template  # noqa: E402
 
 from sheets_standin import SheetsStandIn  # noqa: E402
 
-ADMIN = "batn-tong-hop@du-an-doan.iam.gserviceaccount.com"
+ADMIN = "van.thu.tinh.doan@gmail.com"           # the clerk: signed in as a person (drive.file), creates the sheet
+ROBOT = "batn-tong-hop@du-an-doan.iam.gserviceaccount.com"    # a server's service account
 AS_OF = datetime(2024, 12, 18, 8, 0)
 
 UNITS = """code,name,parent,level,place,issuer,signer,contact
@@ -56,7 +57,7 @@ CD_C1,Chi đoàn C1,DK_C,Chi đoàn,,,,c1@doan.example.vn
 # ------------------------------------------------------------------ fixtures and helpers
 
 @pytest.fixture(autouse=True)
-def loopback_only(request, monkeypatch):
+def loopback_only(request, monkeypatch, tmp_path_factory):
     """No test but the opt-in live one may resolve a host other than this machine."""
     if request.node.name.startswith("test_live"):
         return
@@ -70,6 +71,9 @@ def loopback_only(request, monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
     monkeypatch.delenv("BATN_SHEETS_API_BASE", raising=False)
     monkeypatch.delenv("BATN_GOOGLE_CREDENTIALS", raising=False)
+    monkeypatch.delenv("BATN_GOOGLE_OAUTH_CLIENT", raising=False)
+    # never the developer's own sign-in: each test has its own empty configuration folder
+    monkeypatch.setenv("BATN_CONFIG_DIR", str(tmp_path_factory.mktemp("cau_hinh")))
 
 
 class FakeClock:
@@ -91,6 +95,7 @@ class FakeClock:
 def standin():
     with SheetsStandIn() as s:
         yield s
+        assert s.violations == [], "requests Google's discovery document does not know"
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +121,11 @@ def session_for(standin: SheetsStandIn, email: str, scopes=(SCOPE_SHEETS,)) -> r
 
 
 def connect_as(standin: SheetsStandIn, email: str = ADMIN, backoff: Backoff | None = None,
-               scopes=(SCOPE_SHEETS, SCOPE_DRIVE_FILE)):
+               scopes=(SCOPE_DRIVE_FILE,)):
+    """A person signed in with the clerk's scope (drive.file: the files batn created) unless told."""
     return connect(session=session_for(standin, email, scopes), account=email, api_base=standin.base_url,
-                   backoff=backoff or Backoff(sleep=lambda s: None, rng=random.Random(0)))
+                   backoff=backoff or Backoff(sleep=lambda s: None, rng=random.Random(0)),
+                   kind="service_account" if email.endswith("gserviceaccount.com") else "user")
 
 
 def fill_tab(standin, key, code, values, cat, *, user=None, narratives=None):
@@ -278,7 +285,7 @@ def test_hundred_units_in_at_most_five_requests(hundred, capsys):
               f"({', '.join(f'{e.method} {e.path.rsplit(chr(47), 1)[-1]}' for e in log)}); "
               f"tạo bảng tính: {hundred['setup_requests']} lệnh")
     assert len(log) <= 5
-    assert [e.kind for e in log].count("read") == 2 and [e.kind for e in log].count("write") == 2
+    assert [e.kind for e in log].count("read") == 3 and [e.kind for e in log].count("write") == 2
     assert all(e.status == 200 for e in log)
     batch_get = [e for e in log if e.path.endswith("values:batchGet")]
     assert len(batch_get) == 1 and len(batch_get[0].ranges) == 101       # guide + 100 unit tabs, one call
@@ -305,7 +312,7 @@ def test_hundred_units_written_back(hundred, cat):
     assert row[3] == cons.totals["TT_DOANVIEN"]
     statuses = {r[1]: r[4] for r in state["status"][3:]}
     assert statuses["CD_003"] == MISSING and statuses["CD_007"] == HAS_ERRORS and statuses["CD_010"] == SENT
-    assert state["mark"]["note"].startswith("[lỗi]") and state["mark"]["fmt"]["backgroundColor"]["red"] > 0.9
+    assert state["mark"]["note"].startswith("[batn kiểm tra]\n[lỗi]") and state["mark"]["fmt"]["backgroundColor"]["red"] > 0.9
 
 
 # ------------------------------------------------------------------ quota: backoff, storms, the bound
@@ -328,13 +335,13 @@ def test_429_storm_is_survived_with_bounded_backoff(standin, small, tree, cat, p
     run = consolidate_spreadsheets(conn, [small], tree, cat, period, as_of=AS_OF)
     log = standin.api_requests()
     assert [e.status for e in log[:5]] == [429, 503, 429, 503, 429]
-    assert [e.status for e in log[5:]] == [200, 200, 200, 200]
+    assert [e.status for e in log[5:]] == [200, 200, 200, 200, 200]
     assert len(clock.sleeps) == 5
     assert all(2 ** i <= s <= 2 ** i + 1 for i, s in enumerate(clock.sleeps))     # exponential, with jitter
     assert run.consolidation.totals["TT_DOANVIEN"] == (values_for(cat, 1)["TT_DOANVIEN"]
                                                        + values_for(cat, 2)["TT_DOANVIEN"])
     assert "5 lần bị từ chối tạm thời" in conn.counter.summary()
-    assert conn.counter.total == 9
+    assert conn.counter.total == 10
 
 
 def test_per_minute_quota_is_waited_out(standin, small, tree, cat, period):
@@ -343,7 +350,7 @@ def test_per_minute_quota_is_waited_out(standin, small, tree, cat, period):
     conn = connect_as(standin, backoff=Backoff(retries=8, sleep=clock.sleep, rng=random.Random(2)))
     run = consolidate_spreadsheets(conn, [small], tree, cat, period, as_of=AS_OF)
     log = standin.api_requests()
-    assert [e.status for e in log].count(200) == 4 and [e.status for e in log].count(429) >= 2
+    assert [e.status for e in log].count(200) == 5 and [e.status for e in log].count(429) >= 2
     assert all(e.status in (200, 429) for e in log)
     assert clock.t - 1_000.0 >= 60                   # it really waited for the next minute
     assert sum(clock.sleeps) == pytest.approx(conn.counter.waited)
@@ -448,7 +455,7 @@ def test_findings_marked_on_cells_and_cleared_next_run(standin, tree, cat, perio
     assert run.consolidation.units["CD_A"].status == HAS_ERRORS
     assert [m.cell for m in run.plans[0].marks if m.sheet == "CD_A"] == [f"D{row}"]
     note = standin.cell(key, f"'CD_A'!D{row}")["note"]
-    assert note.startswith("[lỗi]") and cat["TT_CBCCVC_TRE"].label in note
+    assert note.startswith("[batn kiểm tra]\n[lỗi]") and cat["TT_CBCCVC_TRE"].label in note
     assert "không phải là số" in standin.cell(key, f"'CD_B'!D{row}")["note"]
     findings = standin.values(key, f"'{G.FINDINGS_TAB}'!A1:G20")
     assert findings[0] == ["STT", "Mức độ", "Đơn vị", "Nguồn", "Ô", "Chỉ tiêu", "Nội dung"]
@@ -478,7 +485,7 @@ def test_one_spreadsheet_per_unit(standin, tree, cat, period):
     assert run.root == "T"
     assert cons.totals["TT_CBCCVC_TRE"] == sum(values_for(cat, i)["TT_CBCCVC_TRE"] for i in (1, 2, 3))
     assert cons.units["CD_C1"].status == COVERED                  # DK_C sent its total
-    assert len(standin.api_requests()) == 4 * 3
+    assert len(standin.api_requests()) == 5 * 3
     # the first spreadsheet gets the summary; each gets its own findings and marks
     assert standin.values(keys["CD_A"], f"'{G.STATUS_TAB}'!A1")[0][0].startswith("Đã gửi báo cáo: 3/3")
     assert standin.values(keys["CD_B"], f"'{G.STATUS_TAB}'!A1") == []
@@ -514,7 +521,7 @@ def test_rows_layout(standin, tree, cat, period):
     standin.reset_log()
     run = consolidate_spreadsheets(conn, [key], tree, cat, period, as_of=AS_OF)
     cons = run.consolidation
-    assert len(standin.api_requests()) == 4
+    assert len(standin.api_requests()) == 5
     assert cons.totals["TT_CBCCVC_TRE"] == values_for(cat, 1)["TT_CBCCVC_TRE"] + values_for(cat, 2)["TT_CBCCVC_TRE"]
     assert cons.totals["TT_DOANVIEN"] == values_for(cat, 2)["TT_DOANVIEN"]       # CD_A's 1,644 left out
     assert cons.units["CD_A"].status == HAS_ERRORS and cons.units["DK_C"].status == MISSING
@@ -539,7 +546,7 @@ def test_reader_skips_foreign_tabs_and_reads_empty_tabs_as_missing(standin, tree
 
 
 def test_standin_behaves_as_google_where_batn_relies_on_it(standin):
-    owner = connect_as(standin)
+    owner = connect_as(standin, scopes=(SCOPE_SHEETS,))          # a sheet made by hand: the spreadsheets scope
     key = standin.new_spreadsheet("Thử", ADMIN, locale="en_US", sheets=("Sheet1",))
     http = owner.http
     # batchUpdate is atomic: the bad second request leaves the first unapplied
@@ -596,7 +603,7 @@ def rsa_key():
     return _rsa()
 
 
-def _sa_info(pem: str, email: str = ADMIN) -> dict:
+def _sa_info(pem: str, email: str = ROBOT) -> dict:
     # token_uri is Google's own: batn's adapter must send it to the stand-in, never to Google
     return {"type": "service_account", "project_id": "du-an-doan", "private_key_id": "0123abcd",
             "private_key": pem, "client_email": email, "client_id": "1234567890",
@@ -604,7 +611,7 @@ def _sa_info(pem: str, email: str = ADMIN) -> dict:
             "universe_domain": "googleapis.com"}
 
 
-def _sa_file(tmp_path, standin: SheetsStandIn, email: str = ADMIN):
+def _sa_file(tmp_path, standin: SheetsStandIn, email: str = ROBOT):
     """A service-account key registered with the stand-in, written to a file."""
     key, pem = _rsa()
     standin.register_service_account(email, key.public_key())
@@ -618,20 +625,19 @@ def test_service_account_signs_in_with_narrowest_scopes(standin, tmp_path, tree,
     monkeypatch.setenv("BATN_GOOGLE_CREDENTIALS", str(path))
     monkeypatch.setenv("BATN_SHEETS_API_BASE", standin.base_url)
     conn = connect()                                         # both from the environment
-    assert conn.account == ADMIN
+    assert conn.account == ROBOT and conn.kind == "service_account"
     key = standin.new_spreadsheet("Có sẵn", "chu@doan.example.vn")
-    standin.share(key, ADMIN)
+    standin.share(key, ROBOT)
     res = setup_spreadsheet(conn, tree=tree, catalogue=cat, period=period, unit="T", spreadsheet=key)
-    assert res.units == ["CD_A", "CD_B", "DK_C"]
-    token_scopes = {scopes for email, scopes in standin.tokens.values() if email == ADMIN}
+    assert res.units == ["CD_A", "CD_B", "DK_C"] and res.shared == []        # a server shares nobody's sheet
+    token_scopes = {scopes for email, scopes in standin.tokens.values() if email == ROBOT}
     assert token_scopes == {frozenset({SCOPE_SHEETS})}             # spreadsheets only, no Drive
     assert [e for e in standin.log if e.kind == "token"][0].status == 200
-    # creating a spreadsheet and sharing it needs drive.file, and only then
+    # a service account has no Drive storage: creating fails, and says what to do instead
     conn2 = connect(path, creating=True, api_base=standin.base_url)
-    made = setup_spreadsheet(conn2, tree=tree, catalogue=cat, period=period, unit="T",
-                             share=["van.phong@doan.example.vn"])
-    assert made.created and standin.spreadsheets[made.key].shares == {"van.phong@doan.example.vn": "writer"}
-    assert frozenset({SCOPE_SHEETS, SCOPE_DRIVE_FILE}) in {s for e, s in standin.tokens.values() if e == ADMIN}
+    with pytest.raises(Exception) as e:
+        setup_spreadsheet(conn2, tree=tree, catalogue=cat, period=period, unit="T")
+    assert "không có dung lượng Google Drive" in str(e.value) and "dang-nhap" in str(e.value)
 
 
 def test_missing_or_broken_credentials_say_so_in_vietnamese(tmp_path, rsa_key):
@@ -650,7 +656,7 @@ def test_missing_or_broken_credentials_say_so_in_vietnamese(tmp_path, rsa_key):
     with pytest.raises(AuthError) as e:
         connect(tmp_path / "sai.json", api_base="http://127.0.0.1:9")
     assert "private_key" in str(e.value) and "BEGIN" not in str(e.value) and rsa_key[1][40:80] not in str(e.value)
-    assert load_service_account_info(json.dumps(_sa_info(rsa_key[1])))["client_email"] == ADMIN   # JSON in env
+    assert load_service_account_info(json.dumps(_sa_info(rsa_key[1])))["client_email"] == ROBOT   # JSON in env
 
 
 def test_refused_key_and_unshared_spreadsheet(standin, tmp_path, tree, cat, period, capsys):
@@ -660,14 +666,18 @@ def test_refused_key_and_unshared_spreadsheet(standin, tmp_path, tree, cat, peri
     with pytest.raises(Exception) as e:
         consolidate_spreadsheets(conn, [key], tree, cat, period)
     msg = str(e.value)
-    assert f"{ADMIN} chưa được chia sẻ bảng tính {key}" in msg and "Người chỉnh sửa" in msg
-    standin.revoke_service_account(ADMIN)
+    assert f"{ROBOT} chưa được chia sẻ bảng tính {key}" in msg and "Người chỉnh sửa" in msg
+    standin.revoke_service_account(ROBOT)
     conn = connect(path, api_base=standin.base_url)
     with pytest.raises(AuthError, match="Google từ chối khóa"):
         consolidate_spreadsheets(conn, [key], tree, cat, period)
     secret = json.loads(path.read_text())["private_key"]
     assert secret[30:90] not in capsys.readouterr().err
     with pytest.raises(Exception, match="Không tìm thấy bảng tính"):
+        consolidate_spreadsheets(connect_as(standin, "khac@du-an.iam.gserviceaccount.com", scopes=(SCOPE_SHEETS,)),
+                                 ["khong-co-bang-tinh-nay"], tree, cat, period)
+    # a person signed in with drive.file is told why a sheet batn did not create cannot be opened
+    with pytest.raises(Exception, match="Không mở được bảng tính khong-co-bang-tinh-nay.*drive.file"):
         consolidate_spreadsheets(connect_as(standin), ["khong-co-bang-tinh-nay"], tree, cat, period)
 
 
@@ -685,16 +695,17 @@ def test_test_mode_reaches_only_loopback():
 # ------------------------------------------------------------------ command line
 
 def test_cli_setup_and_consolidate(standin, tmp_path, cat):
+    """The server's path: a spreadsheet made by a person and shared with the service account."""
     (tmp_path / "u.csv").write_text(UNITS, encoding="utf-8")
     creds = _sa_file(tmp_path, standin)
     common = ["--units", str(tmp_path / "u.csv"), "--catalog", "3tn-2024", "--period", "2024",
               "--credentials", str(creds), "--api-base", standin.base_url]
+    key = standin.new_spreadsheet("Bảng tính của văn phòng", "vp@doan.example.vn")
+    standin.share(key, ROBOT)
     runner = CliRunner()
-    r = runner.invoke(gsheets_app, ["setup", "--unit", "T", "--layout", "tabs", *common])
+    r = runner.invoke(gsheets_app, ["setup", "--unit", "T", "--layout", "tabs", "--spreadsheet", key, *common])
     assert r.exit_code == 0, r.output
-    assert "Đã tạo bảng tính: https://docs.google.com/spreadsheets/d/" in r.output
-    key = r.output.split("/spreadsheets/d/")[1].split("/")[0]
-    assert "Lưu ý" in r.output and "--share" in r.output
+    assert f"Đã cập nhật bảng tính: https://docs.google.com/spreadsheets/d/{key}/edit" in r.output
     fill_tab(standin, key, "CD_A", values_for(cat, 1), cat)
     out, rep = tmp_path / "tong_hop.xlsx", tmp_path / "bao_cao.docx"
     r = runner.invoke(gsheets_app, ["consolidate", f"https://docs.google.com/spreadsheets/d/{key}/edit#gid=0",
@@ -702,7 +713,7 @@ def test_cli_setup_and_consolidate(standin, tmp_path, cat):
                                     "--date", "2024-12-20"])
     assert r.exit_code == 0, r.output
     assert "Đã gửi báo cáo: 1/4 đơn vị" in r.output
-    assert "Số lần gọi Google Sheets API: 4 (đọc 2, ghi 2)" in r.output
+    assert "Số lần gọi Google Sheets API: 5 (đọc 3, ghi 2)" in r.output
     assert out.exists() and rep.exists()
     r = runner.invoke(gsheets_app, ["consolidate", key, *common, "--json", "--no-write-back"])
     data = json.loads(r.output)
@@ -714,7 +725,8 @@ def test_cli_without_credentials_exits_2(tmp_path):
     (tmp_path / "u.csv").write_text(UNITS, encoding="utf-8")
     r = CliRunner().invoke(gsheets_app, ["consolidate", "abc", "--units", str(tmp_path / "u.csv"),
                                          "--catalog", "3tn-2024", "--period", "2024"])
-    assert r.exit_code == 2 and "Chưa có khóa tài khoản dịch vụ Google" in r.output
+    assert r.exit_code == 2 and "Chưa đăng nhập Google" in r.output and "dang-nhap" in r.output
+    assert "BATN_GOOGLE_CREDENTIALS" in r.output
 
 
 # ------------------------------------------------------------------ live (opt-in)

@@ -38,7 +38,8 @@ from batn.xlsx.template import write_template  # noqa: E402
 
 from sheets_standin import SheetsStandIn  # noqa: E402
 
-ROBOT = "batn-lich@du-an-doan.iam.gserviceaccount.com"     # the service account: sets up the sheet, runs
+ROBOT = "batn-lich@du-an-doan.iam.gserviceaccount.com"     # the server's service account: runs `batn run`
+CLERK = "van.thu.tinh.doan@gmail.com"                      # signed in as a person: creates and shares the sheet
 UNITS = """code,name,parent,level,place,issuer,signer,contact
 T,Tỉnh Đoàn Thử,,Tỉnh Đoàn,,,,
 CD_A,Chi đoàn A,T,Chi đoàn,,,,a@doan.example.vn
@@ -51,7 +52,7 @@ NOW = DEADLINE - timedelta(days=2)          # the runs' clock: before the deadli
 
 
 @pytest.fixture(autouse=True)
-def loopback_only(monkeypatch):
+def loopback_only(monkeypatch, tmp_path_factory):
     real = socket.getaddrinfo
 
     def guarded(host, *args, **kwargs):
@@ -62,6 +63,7 @@ def loopback_only(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
     monkeypatch.delenv("BATN_SHEETS_API_BASE", raising=False)
     monkeypatch.delenv("BATN_GOOGLE_CREDENTIALS", raising=False)
+    monkeypatch.setenv("BATN_CONFIG_DIR", str(tmp_path_factory.mktemp("cau_hinh")))   # no stored sign-in
 
 
 class FakeClock:
@@ -114,16 +116,19 @@ def world(tmp_path):
             "client_email": ROBOT, "client_id": "1", "token_uri": "https://oauth2.googleapis.com/token"}),
             encoding="utf-8")
         s = requests.Session()
-        s.headers["Authorization"] = f"Bearer {standin.add_user(ROBOT, (SCOPE_SHEETS, SCOPE_DRIVE_FILE))}"
-        admin = connect(session=s, account=ROBOT, api_base=standin.base_url,
+        s.headers["Authorization"] = f"Bearer {standin.add_user(CLERK, (SCOPE_DRIVE_FILE,))}"
+        clerk = connect(session=s, account=CLERK, api_base=standin.base_url, kind="user",
                         backoff=Backoff(sleep=lambda x: None))
-        key = setup_spreadsheet(admin, tree=tree, catalogue=cat, period=period, unit="T").key
+        # the clerk creates the sheet and shares it with the server's account, which may write back
+        key = setup_spreadsheet(clerk, tree=tree, catalogue=cat, period=period, unit="T", share=[ROBOT]).key
+        assert standin.spreadsheets[key].shares[ROBOT] == "writer"
         tl = G.tab_layout(cat)
         for code, v in _values(cat, 1).items():
             standin.type_into(key, f"'CD_A'!D{tl.placed[code].row}", str(v))
         standin.reset_log()
         yield {"ws": ws, "standin": standin, "key": key, "cat": cat, "tree": tree, "period": period,
-               "row": tl.placed["CV_T7TN_BUOI"].row}
+               "row": tl.placed["CV_T7TN_BUOI"].row, "clerk": clerk}
+        assert standin.violations == []
 
 
 def _config(w, *, write_back: bool = False, extra: str = "", in_env: bool = False) -> Path:

@@ -1,9 +1,18 @@
-"""Signing in to Google with a service account, and saying clearly in Vietnamese what went wrong.
+"""Signing in to Google, as a person or as a service account, and saying clearly in Vietnamese what
+went wrong.
 
-The key is a service-account JSON file given by `--credentials FILE` or the environment variable
-BATN_GOOGLE_CREDENTIALS (a path, or the JSON itself as CI secret stores hold it). Scopes are the
-narrowest that work: `spreadsheets` only; `drive.file` is added only when batn creates the
-spreadsheet and shares it (drive.file reaches only the files batn itself created).
+Who batn acts as, first found wins:
+1. `--credentials FILE` or the environment variable BATN_GOOGLE_CREDENTIALS (a path, or the JSON
+   itself as CI secret stores hold it): a service-account key (servers), or a person's stored
+   sign-in (an `authorized_user` JSON, as `batn gsheets dang-nhap` writes);
+2. the person signed in with `batn gsheets dang-nhap` on this computer (batn.gsheets.signin).
+
+Scopes are the narrowest that work. A service account asks for `spreadsheets` only, plus
+`drive.file` when batn creates and shares a spreadsheet. A person signs in with `drive.file` only
+(reaching just the spreadsheets batn itself created for them) and `openid email` (who they are);
+see signin.py.
+
+Every request is bounded by a connect and a read timeout (quota.Timeouts), the token requests too.
 
 Credentials are never printed or logged: error messages name the file and the account's e-mail,
 never the key or a token.
@@ -32,7 +41,7 @@ from google.oauth2 import service_account
 from gspread.exceptions import APIError
 from requests.adapters import HTTPAdapter
 
-from .quota import Backoff, BatnHTTPClient, GoogleDoorError, RequestCounter
+from .quota import Backoff, BatnHTTPClient, GoogleDoorError, RequestCounter, Timeouts
 
 ENV_CREDENTIALS = "BATN_GOOGLE_CREDENTIALS"
 ENV_API_BASE = "BATN_SHEETS_API_BASE"          # testing only: a loopback stand-in of the API
@@ -76,10 +85,13 @@ def load_service_account_info(source: str | Path | None = None) -> dict:
     except ValueError:
         raise AuthError(f"{where[0].upper()}{where[1:]} không phải JSON hợp lệ; hãy tải lại khóa dạng JSON "
                         "từ Google Cloud Console (IAM > Tài khoản dịch vụ > Khóa).") from None
+    if isinstance(info, dict) and info.get("type") == "authorized_user":
+        return info                     # a person's stored sign-in (batn gsheets dang-nhap)
     if not isinstance(info, dict) or info.get("type") != "service_account":
         kind = info.get("type") if isinstance(info, dict) else None
         raise AuthError(f"{where[0].upper()}{where[1:]} không phải khóa tài khoản dịch vụ "
-                        f"(type = {kind!r}, cần 'service_account'). batn không dùng khóa OAuth của người dùng.")
+                        f"(type = {kind!r}, cần 'service_account'), cũng không phải tệp đăng nhập của batn. "
+                        "Tệp mã ứng dụng OAuth (client) dùng với batn gsheets dang-nhap --client.")
     missing = [k for k in _REQUIRED if not info.get(k)]
     if missing:
         raise AuthError(f"{where[0].upper()}{where[1:]} thiếu trường {', '.join(missing)}.")
@@ -146,58 +158,112 @@ def _mount(session: requests.Session, base: str) -> None:
 
 # ------------------------------------------------------------------ connection
 
+SERVICE_ACCOUNT, PERSON = "service_account", "user"
+
+
 @dataclass
 class Connection:
     client: gspread.Client
     http: BatnHTTPClient
-    account: str                        # the service account's e-mail (who batn acts as)
+    account: str                        # the e-mail batn acts as (a service account or a person)
     counter: RequestCounter
     api_base: str | None = None
+    kind: str = SERVICE_ACCOUNT         # SERVICE_ACCOUNT or PERSON (signed in with dang-nhap)
+
+
+class _BoundedRequest(Request):
+    """google-auth's transport for token requests, never without our timeout."""
+
+    def __init__(self, session: requests.Session, timeouts: Timeouts):
+        super().__init__(session)
+        self.timeouts = timeouts
+
+    def __call__(self, url, method="GET", body=None, headers=None, timeout=None, **kwargs):
+        return super().__call__(url, method=method, body=body, headers=headers,
+                                timeout=timeout if timeout is not None else self.timeouts.pair(), **kwargs)
+
+
+def _no_sign_in() -> AuthError:
+    return AuthError("Chưa đăng nhập Google. Người dùng: chạy “batn gsheets dang-nhap” một lần trên máy này. "
+                     "Máy chủ: chưa có khóa tài khoản dịch vụ Google, dùng --credentials TỆP.json hoặc đặt biến "
+                     f"môi trường {ENV_CREDENTIALS}. Xem docs/google-sheets.md.")
 
 
 def connect(credentials: str | Path | None = None, *, creating: bool = False, api_base: str | None = None,
             backoff: Backoff | None = None, session: requests.Session | None = None,
-            account: str = "") -> Connection:
-    """A gspread client signed in as the service account (or over `session`, which tests give).
+            account: str = "", timeouts: Timeouts | None = None, kind: str = SERVICE_ACCOUNT) -> Connection:
+    """A gspread client signed in as a service account or as the person who ran `dang-nhap`
+    (or over `session`, which tests give).
 
     `api_base` (or BATN_SHEETS_API_BASE) is for tests against the local stand-in only.
     """
+    from . import signin
+
     api_base = api_base or os.environ.get(ENV_API_BASE) or None
     if api_base:
         api_base = check_api_base(api_base)
+    timeouts = timeouts or Timeouts()
     if session is None:
-        info = load_service_account_info(credentials)
-        creds = credentials_from_info(info, scopes_for(creating))
+        source = credentials if credentials not in (None, "") else os.environ.get(ENV_CREDENTIALS) or None
+        if source is not None:
+            info = load_service_account_info(source)
+        else:
+            info = signin.load_token()
+            if info is None:
+                raise _no_sign_in()
         token_session = requests.Session()
         if api_base:
             _mount(token_session, api_base)
-        session = AuthorizedSession(creds, auth_request=Request(token_session))
-        account = creds.service_account_email
+        if info.get("type") == "authorized_user":
+            creds = signin.credentials_from_token(info)
+            account, kind = info.get("account", ""), PERSON
+        else:
+            creds = credentials_from_info(info, scopes_for(creating))
+            account, kind = creds.service_account_email, SERVICE_ACCOUNT
+        session = AuthorizedSession(creds, auth_request=_BoundedRequest(token_session, timeouts))
     if api_base:
         _mount(session, api_base)
     counter = RequestCounter()
     client = gspread.Client(None, session=session,  # type: ignore[arg-type]
-                            http_client=BatnHTTPClient.factory(backoff, counter))  # type: ignore[arg-type]
-    return Connection(client, client.http_client, account, counter, api_base)  # type: ignore[arg-type]
+                            http_client=BatnHTTPClient.factory(backoff, counter, timeouts))  # type: ignore[arg-type]
+    return Connection(client, client.http_client, account, counter, api_base, kind)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ errors in the user's words
 
-def explain(err: Exception, spreadsheet: str = "", account: str = "") -> GoogleDoorError:
+def explain(err: Exception, spreadsheet: str = "", account: str = "", kind: str = SERVICE_ACCOUNT
+            ) -> GoogleDoorError:
     """One clear Vietnamese sentence for an error from Google or from signing in."""
     if isinstance(err, GoogleDoorError):
         return err
-    who = f"tài khoản {account}" if account else "tài khoản dịch vụ"
+    person = kind == PERSON
+    who = f"tài khoản {account}" if account else ("tài khoản Google đã đăng nhập" if person else "tài khoản dịch vụ")
     sheet = f"bảng tính {spreadsheet}" if spreadsheet else "bảng tính"
+    if isinstance(err, RefreshError) and person:
+        return AuthError(f"Phiên đăng nhập Google của {who} đã hết hạn hoặc đã bị thu hồi: chạy lại "
+                         "“batn gsheets dang-nhap”.")
     if isinstance(err, RefreshError):
         return AuthError(f"Google từ chối khóa của {who}: khóa sai, đã bị xóa hoặc tài khoản bị vô hiệu hóa. "
                          "Hãy tạo khóa mới trong Google Cloud Console.")
+    if isinstance(err, requests.Timeout):
+        return GoogleDoorError("Google không trả lời trong thời gian chờ (mạng chậm hoặc bị chặn); kiểm tra mạng "
+                               "rồi chạy lại.")
     if isinstance(err, TransportError) or isinstance(err, requests.ConnectionError):
         return GoogleDoorError("Không kết nối được tới Google để xác thực hoặc đọc bảng tính; kiểm tra mạng.")
     if isinstance(err, APIError):
         code = err.response.status_code
         message = str(err.error.get("message", ""))
         reasons = {d.get("reason") for d in err.error.get("details", []) if isinstance(d, dict)}
+        reasons |= {d.get("reason") for d in err.error.get("errors", []) if isinstance(d, dict)}
+        if code == 403 and ("storageQuotaExceeded" in reasons or "storage quota" in message.lower()):
+            return SheetAccessError("Tài khoản dịch vụ không có dung lượng Google Drive nên không tạo được bảng tính "
+                                    "(Google báo 403: storage quota). Hãy đăng nhập bằng tài khoản Google của mình "
+                                    "(“batn gsheets dang-nhap”) rồi chạy lại; hoặc tự tạo bảng tính, chia sẻ cho "
+                                    f"{account or 'tài khoản dịch vụ'} và chạy lại với --spreadsheet.")
+        if code in (403, 404) and person:
+            return SheetAccessError(f"Không mở được {sheet} bằng {who}: khi đăng nhập bằng tài khoản Google, batn chỉ "
+                                    "có quyền với bảng tính do chính batn tạo (quyền drive.file). Hãy kiểm tra mã bảng "
+                                    "tính, hoặc tạo bảng tính bằng “batn gsheets setup” không kèm --spreadsheet.")
         if code == 401:
             return AuthError(f"Google không chấp nhận xác thực của {who} (mã 401): khóa không hợp lệ hoặc đã hết hạn.")
         if code == 403 and "ACCESS_TOKEN_SCOPE_INSUFFICIENT" in reasons:
@@ -218,13 +284,13 @@ def explain(err: Exception, spreadsheet: str = "", account: str = "") -> GoogleD
 
 
 @contextmanager
-def google_errors(spreadsheet: str = "", account: str = "") -> Iterator[None]:
+def google_errors(spreadsheet: str = "", account: str = "", kind: str = SERVICE_ACCOUNT) -> Iterator[None]:
     try:
         yield
     except GoogleDoorError:
         raise
-    except (APIError, GoogleAuthError, requests.ConnectionError) as e:
-        raise explain(e, spreadsheet, account) from e
+    except (APIError, GoogleAuthError, requests.ConnectionError, requests.Timeout) as e:
+        raise explain(e, spreadsheet, account, kind) from e
 
 
 def spreadsheet_key(ref: str) -> str:

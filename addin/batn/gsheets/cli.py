@@ -1,4 +1,5 @@
-"""`batn gsheets setup` and `batn gsheets consolidate`: the shared Google Sheet on the command line.
+"""`batn gsheets ...`: the shared Google Sheet on the command line (dang-nhap, dang-xuat, setup,
+consolidate, chot).
 
 The main app adds this sub-app with `app.add_typer(gsheets_app, name="gsheets")`. Each command
 opens its inputs, calls one library function and turns errors into one clear Vietnamese line and
@@ -26,7 +27,8 @@ gsheets_app = VietnameseTyper(help="Bảng tính Google dùng chung: tạo bản
 out = Console(soft_wrap=True)   # long URLs stay on one line, copyable
 err = Console(stderr=True, soft_wrap=True)
 
-CREDENTIALS_HELP = "Tệp khóa JSON của tài khoản dịch vụ Google (mặc định: biến môi trường BATN_GOOGLE_CREDENTIALS)"
+CREDENTIALS_HELP = ("Máy chủ: tệp khóa JSON của tài khoản dịch vụ Google (mặc định: biến môi trường "
+                    "BATN_GOOGLE_CREDENTIALS; không có thì dùng tài khoản đã đăng nhập bằng dang-nhap)")
 API_BASE_HELP = "Chỉ để kiểm thử: địa chỉ máy chủ giả lập Sheets API trên máy này (BATN_SHEETS_API_BASE)"
 
 
@@ -38,6 +40,69 @@ def clear_errors() -> Iterator[None]:
         fail("Chưa cài thư viện Google Sheets: pip install 'batn[google]' (gspread, google-auth)")
     with _clear_errors(GoogleDoorError):
         yield
+
+
+@gsheets_app.command("dang-nhap")
+def dang_nhap(
+    khong_trinh_duyet: bool = typer.Option(False, "--khong-trinh-duyet",
+                                           help="Máy không có trình duyệt: in địa chỉ để mở ở máy khác, rồi dán "
+                                                "địa chỉ trình duyệt chuyển tới vào đây"),
+    client: Optional[Path] = typer.Option(None, "--client", help="Tệp mã ứng dụng OAuth loại “Ứng dụng máy tính” "
+                                                                "(mặc định: tệp kèm theo batn)"),
+    all_spreadsheets: bool = typer.Option(False, "--all-spreadsheets",
+                                          help="Xin thêm quyền mọi bảng tính (chỉ khi cần dùng bảng tính tự tạo "
+                                               "bằng tay; mặc định batn chỉ có quyền với bảng tính do batn tạo)"),
+    api_base: Optional[str] = typer.Option(None, "--api-base", hidden=True, help=API_BASE_HELP),
+) -> None:
+    """Đăng nhập bằng tài khoản Google của mình (không cần Google Cloud): batn được tạo bảng tính trong Google
+    Drive của bạn và chia sẻ cho các đơn vị. Làm một lần trên mỗi máy."""
+    with clear_errors():
+        from .signin import load_client, sign_in
+
+        done = sign_in(load_client(client), all_spreadsheets=all_spreadsheets, browser=not khong_trinh_duyet,
+                       api_base=api_base)
+    out.print(f"Đã đăng nhập Google: {escape(done.account or '(không rõ e-mail)')}")
+    out.print(escape(f"Lưu đăng nhập tại {done.path} (chỉ tài khoản máy tính này đọc được). "
+                     "Đăng xuất: batn gsheets dang-xuat."))
+
+
+@gsheets_app.command("dang-xuat")
+def dang_xuat() -> None:
+    """Xóa đăng nhập Google đã lưu trên máy này."""
+    with clear_errors():
+        from .signin import sign_out
+
+        gone = sign_out()
+    out.print(escape(f"Đã xóa đăng nhập {gone}." if gone else "Máy này chưa đăng nhập Google."))
+    out.print("Muốn thu hồi hẳn quyền của batn: https://myaccount.google.com/permissions")
+
+
+@gsheets_app.command()
+def chot(
+    spreadsheet: str = typer.Argument(..., metavar="BẢNG_TÍNH", help="Bảng tính dùng chung (mã hoặc đường liên kết)"),
+    catalog: str = typer.Option(..., "--catalog", help="Bộ chỉ tiêu, ví dụ 3tn-2024"),
+    mo_lai: bool = typer.Option(False, "--mo-lai", help="Mở lại: trả quyền nhập cho các đơn vị, bỏ mốc chốt"),
+    credentials: Optional[Path] = typer.Option(None, "--credentials", help=CREDENTIALS_HELP),
+    api_base: Optional[str] = typer.Option(None, "--api-base", hidden=True, help=API_BASE_HELP),
+) -> None:
+    """Chốt số liệu khi hết hạn: khóa mọi vùng nhập của các đơn vị và ghi mốc chốt; từ đó mọi lần tổng hợp
+    báo đơn vị nào có số liệu khác lúc chốt là “sửa sau hạn”."""
+    with clear_errors():
+        from ..catalogue import load_catalogue
+        from .auth import connect
+        from .deadline import lock_spreadsheet
+
+        cat = load_catalogue(catalog)
+        conn = connect(credentials, api_base=api_base)
+        res = lock_spreadsheet(conn, spreadsheet, cat, unlock=mo_lai)
+    if mo_lai:
+        out.print(f"{'Đã mở lại' if res.changed else 'Bảng tính chưa chốt, không có gì để mở'}: {res.url}")
+    else:
+        out.print(f"{'Đã chốt' if res.changed else 'Đã chốt từ trước'} số liệu lúc {res.at}: {len(res.units)} đơn vị "
+                  f"không còn sửa được vùng nhập. {res.url}")
+        if res.edited_after:
+            out.print(f"[yellow]Sửa sau hạn:[/] {escape(', '.join(res.edited_after))}")
+    out.print(conn.counter.summary())
 
 
 @gsheets_app.command()
@@ -53,7 +118,9 @@ def setup(
     all_levels: bool = typer.Option(False, "--all-levels", help="Gồm mọi cấp bên dưới, không chỉ cấp trực thuộc"),
     editors: Optional[Path] = typer.Option(None, "--editors",
                                            help="CSV code,email: người nhập của từng đơn vị (mặc định: cột contact)"),
-    share: List[str] = typer.Option([], "--share", help="Khi tạo mới: chia sẻ bảng tính cho e-mail này (lặp lại được)"),
+    share: List[str] = typer.Option([], "--share", help="Người cùng quản lý (hoặc tài khoản dịch vụ của máy chủ chạy "
+                                                        "batn run): được chia sẻ và sửa được cả vùng của batn "
+                                                        "(lặp lại được)"),
     title: Optional[str] = typer.Option(None, "--title", help="Tên bảng tính khi tạo mới"),
     credentials: Optional[Path] = typer.Option(None, "--credentials", help=CREDENTIALS_HELP),
     period_config: Optional[Path] = typer.Option(None, "--period-config", help="Tệp thiết lập kỳ báo cáo (TOML)"),
@@ -74,11 +141,10 @@ def setup(
     out.print(f"{'Đã tạo' if res.created else 'Đã cập nhật'} bảng tính: {res.url}")
     out.print(f"Cách bố trí: {'mỗi đơn vị một trang' if res.layout == 'tabs' else 'mỗi đơn vị một dòng'}; "
               f"{len(res.units)} đơn vị; thêm {len(res.tabs_added)} trang.")
+    if res.shared:
+        out.print(escape(f"Đã chia sẻ (quyền Người chỉnh sửa) cho {len(res.shared)} địa chỉ: {', '.join(res.shared)}"))
     for w in res.warnings:
         out.print(f"[yellow]Cảnh báo:[/] {escape(w)}")
-    if res.created and not share:
-        out.print(f"[yellow]Lưu ý:[/] bảng tính thuộc tài khoản dịch vụ {conn.account}; dùng --share EMAIL để "
-                  "chia sẻ cho người quản lý và các đơn vị.")
     out.print(conn.counter.summary())
 
 

@@ -1,8 +1,9 @@
 """The Google consolidation run: read every spreadsheet, roll up with the pipeline, write back.
 
-For one shared spreadsheet a run makes four requests (spreadsheets.get, values.batchGet,
-spreadsheets.batchUpdate, values.batchUpdate) whatever the number of units. With one spreadsheet
-per unit it makes two reads and two writes per spreadsheet; the first spreadsheet given also
+For one shared spreadsheet a run makes five requests (spreadsheets.get, values.batchGet, a
+spreadsheets.get of the input cells' notes, spreadsheets.batchUpdate, values.batchUpdate) whatever
+the number of units. With one spreadsheet per unit it makes three reads and two writes per
+spreadsheet; the first spreadsheet given also
 receives the status and consolidated tabs and every finding.
 """
 from __future__ import annotations
@@ -74,7 +75,7 @@ def consolidate_spreadsheets(conn: Connection, refs: Iterable[str], tree: UnitTr
         raise ValueError("Cần ít nhất một bảng tính (mã hoặc đường liên kết)")
     reads = []
     for key in keys:
-        with google_errors(key, conn.account):
+        with google_errors(key, conn.account, conn.kind):
             reads.append(read_spreadsheet(conn.http, key, catalogue))
     root = infer_root(reads, tree, root)
     subs = [s for r in reads for s in r.submissions]
@@ -83,7 +84,7 @@ def consolidate_spreadsheets(conn: Connection, refs: Iterable[str], tree: UnitTr
     if write_back:
         for i, r in enumerate(reads):
             plan = plan_write_back(r, cons, summary=(i == 0), tree=tree)
-            with google_errors(r.info.key, conn.account):
+            with google_errors(r.info.key, conn.account, conn.kind):
                 apply_plan(conn.http, plan)
             run.plans.append(plan)
     run.requests = conn.counter.total

@@ -28,6 +28,11 @@ FINDINGS_TAB = L.CHECK_SHEET              # "Kết quả kiểm tra"
 CONSOLIDATED_TAB = "Tổng hợp"
 ROWS_TAB = "Số liệu các đơn vị"
 OUTPUT_TABS = (STATUS_TAB, FINDINGS_TAB, CONSOLIDATED_TAB)
+# `batn gsheets chot`: the cut-off time (CUTOFF_TIME_ROW: B text, C ISO time), then one row per unit
+# from CUTOFF_FIRST_ROW: A code, B digest of its figures at the cut-off, C its input protections as
+# they were (JSON: description -> editors, warningOnly), so unlocking puts them back.
+CUTOFF_TAB = "Chốt số liệu"
+CUTOFF_TIME_ROW, CUTOFF_HEADER_ROW, CUTOFF_FIRST_ROW = 1, 3, 4
 
 # Colours (RRGGBB), the template's.
 INPUT_FILL = "FFF2CC"

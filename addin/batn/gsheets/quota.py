@@ -6,6 +6,17 @@ batches everything, so a normal run makes a handful of requests; when Google sti
 backoff and jitter, the algorithm Google documents: wait min(base * 2^n + random(0, 1), cap)
 seconds, at most `retries` times. Past the bound it stops with a clear Vietnamese message.
 
+Every request is bounded: a connect timeout and a read timeout (`Timeouts`, `(connect, read)` as
+requests takes them), so a stalled connection can never hang a scheduled run.
+
+A request is repeated only when repeating it is harmless: a read; a write Google refused before
+doing anything (429, or a connection that never opened); a write whose repeat lands on the same
+state (values.batchUpdate, and a spreadsheets.batchUpdate made only of requests that set cells or
+properties). A write that may have gone through (the answer never came, or a 5xx) and would not be
+harmless twice (adding a tab or a protection, creating a spreadsheet) is not repeated blindly:
+`UncertainWrite` is raised and the caller verifies what is there (setup reads the spreadsheet again
+and plans from what it finds).
+
 The sleep function and the random source are injectable, so tests move a fake clock instead of
 waiting.
 """
@@ -22,6 +33,12 @@ from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+REFUSED_STATUSES = frozenset({429})            # Google did nothing: any request may be sent again
+# spreadsheets.batchUpdate requests whose repeat gives the same spreadsheet (they set, never add)
+SETTING_REQUESTS = frozenset({"updateCells", "repeatCell", "setDataValidation", "updateSheetProperties",
+                              "updateSpreadsheetProperties", "updateDimensionProperties", "updateProtectedRange",
+                              "updateBorders"})
+CONNECT_TIMEOUT, READ_TIMEOUT = 10.0, 120.0
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"})
 
 
@@ -31,6 +48,38 @@ class GoogleDoorError(Exception):
 
 class QuotaExhausted(GoogleDoorError):
     pass
+
+
+class UncertainWrite(GoogleDoorError):
+    """A write that may or may not have been applied, and that is not harmless to send twice."""
+
+    def __init__(self, message: str, method: str = "", endpoint: str = ""):
+        super().__init__(message)
+        self.method, self.endpoint = method, endpoint
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to wait for a connection, and for each answer once connected."""
+
+    connect: float = CONNECT_TIMEOUT
+    read: float = READ_TIMEOUT
+
+    def pair(self) -> tuple[float, float]:
+        return (self.connect, self.read)
+
+
+def harmless_twice(method: str, endpoint: str, body: Any = None) -> bool:
+    """Would sending this request a second time leave the same state as sending it once?"""
+    method = method.upper()
+    if method == "GET":
+        return True
+    path = urlsplit(endpoint).path
+    if path.endswith(("/values:batchUpdate", ":clear", "/values:batchClear")) or (method == "PUT" and "/values/" in path):
+        return True
+    if path.endswith(":batchUpdate") and isinstance(body, dict):
+        return all(isinstance(r, dict) and set(r) <= SETTING_REQUESTS for r in body.get("requests", []))
+    return False
 
 
 @dataclass
@@ -104,31 +153,41 @@ class BatnHTTPClient(HTTPClient):
     counter: RequestCounter
 
     def __init__(self, auth: Any, session: requests.Session | None = None, *,
-                 backoff: Backoff | None = None, counter: RequestCounter | None = None):
+                 backoff: Backoff | None = None, counter: RequestCounter | None = None,
+                 timeouts: Timeouts | None = None):
         super().__init__(auth, session)
         self.backoff = backoff or Backoff()
         self.counter = counter if counter is not None else RequestCounter()
+        self.timeouts = timeouts or Timeouts()
+        self.set_timeout(self.timeouts.pair())       # gspread passes it to every session.request
 
     @classmethod
-    def factory(cls, backoff: Backoff | None = None, counter: RequestCounter | None = None):
+    def factory(cls, backoff: Backoff | None = None, counter: RequestCounter | None = None,
+                timeouts: Timeouts | None = None):
         """What gspread.Client's `http_client` parameter takes: called as http_client(auth, session)."""
-        return lambda auth, session=None: cls(auth, session, backoff=backoff, counter=counter)
+        return lambda auth, session=None: cls(auth, session, backoff=backoff, counter=counter, timeouts=timeouts)
 
     def request(self, method: str, endpoint: str, *args: Any, **kwargs: Any) -> requests.Response:
         attempt = 0
+        harmless = harmless_twice(method, endpoint, kwargs.get("json"))
         while True:
             try:
                 response = super().request(method, endpoint, *args, **kwargs)
                 self.counter.add(method, endpoint, response.status_code)
                 return response
             except APIError as err:
-                self.counter.add(method, endpoint, err.response.status_code)
+                code = err.response.status_code
+                self.counter.add(method, endpoint, code)
                 if not _retryable(err):
                     raise
+                if not harmless and code not in REFUSED_STATUSES and not _rate_limited(err):
+                    raise UncertainWrite(_uncertain_message(f"mã {code}"), method, endpoint) from err
                 last: Exception = err
                 retry_after = _retry_after(err.response)
             except (requests.ConnectionError, requests.Timeout) as err:
                 self.counter.add(method, endpoint, 0)
+                if not harmless and not _never_sent(err):
+                    raise UncertainWrite(_uncertain_message(_what_happened(err)), method, endpoint) from err
                 last, retry_after = err, None
             if attempt >= self.backoff.retries:
                 raise QuotaExhausted(_exhausted_message(last, attempt + 1)) from last
@@ -138,11 +197,41 @@ class BatnHTTPClient(HTTPClient):
             attempt += 1
 
 
+def _rate_limited(err: APIError) -> bool:
+    """A 403 that is a rate limit (Drive's way of saying 429): refused, nothing done."""
+    return err.response.status_code == 403
+
+
+def _never_sent(err: Exception) -> bool:
+    """The connection never opened, so the request never reached Google."""
+    if isinstance(err, requests.ConnectTimeout):
+        return True
+    if isinstance(err, requests.ConnectionError) and not isinstance(err, requests.ReadTimeout):
+        text = repr(err)
+        return any(w in text for w in ("NewConnectionError", "Failed to establish", "NameResolutionError",
+                                       "Connection refused"))
+    return False
+
+
+def _what_happened(err: Exception) -> str:
+    if isinstance(err, requests.ReadTimeout):
+        return "quá thời gian chờ Google trả lời"
+    return "kết nối bị ngắt giữa chừng"
+
+
+def _uncertain_message(why: str) -> str:
+    return (f"Google chưa trả lời rõ một lệnh ghi ({why}): không biết lệnh đó đã được thực hiện hay chưa, nên "
+            "batn không tự gửi lại (gửi lại có thể làm trùng). Chạy lại lệnh: batn đọc lại bảng tính và chỉ làm "
+            "phần còn thiếu.")
+
+
 def _exhausted_message(err: Exception, tries: int) -> str:
     if isinstance(err, APIError) and err.response.status_code == 429:
         why = "Google báo vượt hạn mức gọi API (429: quá 60 lần đọc hoặc 60 lần ghi mỗi phút)"
     elif isinstance(err, APIError):
         why = f"máy chủ Google đang lỗi tạm thời (mã {err.response.status_code})"
+    elif isinstance(err, requests.Timeout):
+        why = "Google không trả lời trong thời gian chờ (mạng chậm hoặc bị chặn)"
     else:
         why = "không kết nối được tới máy chủ Google"
     return (f"{why}; đã thử {tries} lần, chờ lâu dần giữa các lần mà vẫn không được. "

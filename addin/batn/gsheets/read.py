@@ -103,6 +103,26 @@ class SheetRead:
     empty: list[str] = field(default_factory=list)              # units with a tab/row but nothing entered
     skipped: list[str] = field(default_factory=list)            # tabs that are not batn's
     requests: int = 0
+    cutoff: "Cutoff | None" = None                               # `batn gsheets chot` has locked the inputs
+
+
+@dataclass
+class Cutoff:
+    """What `batn gsheets chot` recorded: when, and each unit's figures then (a digest)."""
+
+    shown: str                                  # "17:00 20/12/2024"
+    at: str                                     # ISO time
+    digests: dict[str, str] = field(default_factory=dict)
+    protections: dict[str, dict] = field(default_factory=dict)   # unit -> {description: [editors, warningOnly]}
+
+
+def figures_digest(sub: Submission) -> str:
+    """A unit's figures and lists as typed (not where they sit, nor the tab's labels): the same figures
+    give the same digest, so an edit after the cut-off is seen and a relabelling is not."""
+    doc = {"values": {c: sub.values[c] for c in sorted(sub.values)}, "is_total": sub.is_total,
+           "narratives": {k: [list(r) for r in rows] for k, rows in sorted(sub.narratives.items())},
+           "unreadable": sorted([f.indicator, f.message] for f in sub.findings if f.kind in _TYPED)}
+    return _digest(doc)
 
 
 def read_ranges(info: SpreadsheetInfo) -> list[str]:
@@ -311,10 +331,11 @@ def parse_spreadsheet(info: SpreadsheetInfo, grids: dict[str, list[list[Any]]], 
     """Submissions from the tabs' values (title -> rows of cells, as values.batchGet returns them)."""
     guide = _guide(grids[G.GUIDE_TAB]) if G.GUIDE_TAB in grids else None
     read = SheetRead(info, guide, [])
+    read.cutoff = parse_cutoff(grids[G.CUTOFF_TAB]) if G.CUTOFF_TAB in grids else None
     tl = G.tab_layout(catalogue)
     narrative_tabs = {nl.sheet for nl in catalogue.narratives}
     for title, grid in grids.items():
-        if title == G.GUIDE_TAB or (title in narrative_tabs and G.ROWS_TAB in grids):
+        if title in (G.GUIDE_TAB, G.CUTOFF_TAB) or (title in narrative_tabs and G.ROWS_TAB in grids):
             continue
         if title == G.ROWS_TAB and is_rows_tab(grid):
             subs, rows = submissions_from_rows(info, grid, {t: grids[t] for t in narrative_tabs if t in grids},
@@ -335,7 +356,32 @@ def parse_spreadsheet(info: SpreadsheetInfo, grids: dict[str, list[list[Any]]], 
                 read.empty.append(s.unit or title)
         else:
             read.skipped.append(title)
+    if read.cutoff is not None:
+        late_edits(read)
     return read
+
+
+def parse_cutoff(grid: list[list[Any]]) -> Cutoff:
+    cut = Cutoff(text_at(grid, G.CUTOFF_TIME_ROW, 2), text_at(grid, G.CUTOFF_TIME_ROW, 3))
+    for r in range(G.CUTOFF_FIRST_ROW, len(grid) + 1):
+        code = text_at(grid, r, 1)
+        if not code:
+            continue
+        cut.digests[code] = text_at(grid, r, 2)
+        try:
+            cut.protections[code] = json.loads(text_at(grid, r, 3) or "{}")
+        except ValueError:
+            cut.protections[code] = {}
+    return cut
+
+
+def late_edits(read: SheetRead) -> None:
+    """A unit whose figures differ from those at the cut-off: "sửa sau hạn" (a warning on its submission)."""
+    cut = read.cutoff
+    assert cut is not None
+    for sub in read.submissions:
+        if sub.unit in cut.digests and figures_digest(sub) != cut.digests[sub.unit]:
+            sub.findings.append(finding("edited-after-cutoff", file=sub.source, unit=sub.unit, cutoff=cut.shown))
 
 
 def findings_here(findings: list[Finding], info: SpreadsheetInfo) -> list[Finding]:

@@ -8,7 +8,20 @@ protected ranges so that each unit's editors can type only into their own inputs
 structure stays batn's.
 
 Running setup again updates labels, formulas, validation and protection and never touches what
-units typed. Values are sent as typed `ExtendedValue`s (stringValue, numberValue, formulaValue),
+units typed.
+
+Bounded and resumable. The plan is a list of groups, one per tab: a head (add or grow the tab, and
+swap batn's old protections of that tab for the new ones, and a new tab's first input value) and
+a body (labels, formulas, formats, validation: requests that only set cells, harmless to repeat).
+A head is never split across batches, and batches are atomic, so no tab is ever without its
+protection between two batches. The plan is made from what the spreadsheet holds now, so running
+setup again completes a half-done setup; and when Google leaves a batch's outcome unknown (no
+answer, 5xx), setup reads the spreadsheet again and plans from what is there instead of sending
+the same batch twice ("sheet already exists" cannot happen).
+
+Sharing: a spreadsheet batn created (as the signed-in person) is shared with every unit's e-mail
+(the units file's `contact` column, or --editors) and every --share address, once each: the
+addresses already shared are read first (Drive permissions.list) and skipped. Values are sent as typed `ExtendedValue`s (stringValue, numberValue, formulaValue),
 so no text is ever parsed as a formula; our own formulas are sent with ";" between arguments,
 which Sheets accepts in every locale (the vi_VN locale uses "," as its decimal mark).
 """
@@ -28,8 +41,12 @@ from ..model import Catalogue, Period, Unit, UnitTree
 from ..textsafe import clean
 from ..xlsx.template import COL_CHECK, COL_NOTE, COL_STT, COL_VALUE, FIRST_TABLE_ROW, ROMAN, check_formula
 from . import layout as G
-from .auth import Connection, google_errors, spreadsheet_key
+from .auth import PERSON, Connection, google_errors, spreadsheet_key
+from .quota import GoogleDoorError, UncertainWrite
 from .read import SpreadsheetInfo, fetch_info, info_from_json
+
+MAX_REPLANS = 3                      # fresh plans after a batch whose outcome Google left unknown
+DRIVE_PERMISSIONS = "https://www.googleapis.com/drive/v3/files/{}/permissions"
 
 MAX_BATCH_REQUESTS = 800
 MAX_BATCH_BYTES = 1_500_000          # Google recommends payloads under 2 MB
@@ -130,15 +147,18 @@ def widths(sheet_id: int, pixels: Iterable[int]) -> list[dict]:
         "properties": {"pixelSize": px}, "fields": "pixelSize"}} for i, px in enumerate(pixels)]
 
 
-def protect(range_: dict, description: str, editors: list[str], holes: list[dict] | None = None) -> dict:
-    """Editors only, or a warning to anyone when nobody is named (Sheets allows no editors with warnings)."""
+def protect(range_: dict, description: str, editors: list[str], holes: list[dict] | None = None,
+            locked: bool = False) -> dict:
+    """Editors only, or a warning to anyone when nobody is named (Sheets allows no editors with warnings).
+    `locked`: batn's own ranges, editors only even when no e-mail is known (Google keeps the one who
+    adds the protection, and the owner, as editors)."""
     pr: dict = {"range": range_, "description": description}
     people = [e for e in dict.fromkeys(editors) if e]
     if people:
         pr["editors"] = {"users": people}
         pr["warningOnly"] = False
     else:
-        pr["warningOnly"] = True
+        pr["warningOnly"] = not locked
     if holes:
         pr["unprotectedRanges"] = holes
     return {"addProtectedRange": {"protectedRange": pr}}
@@ -176,6 +196,25 @@ class SetupResult:
     tabs_added: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     batches: int = 0
+    shared: list[str] = field(default_factory=list)      # addresses shared with this run
+    replans: int = 0                                     # fresh plans after an unknown outcome
+
+
+class SetupIncomplete(GoogleDoorError):
+    """Setup stopped part-way; the spreadsheet exists (key, url) and a rerun completes it."""
+
+    def __init__(self, message: str, key: str, url: str):
+        super().__init__(message)
+        self.key, self.url = key, url
+
+
+@dataclass
+class Group:
+    """One tab's requests: `head` goes in one batch, then `body` (harmless to repeat)."""
+
+    title: str
+    head: list[dict] = field(default_factory=list)
+    body: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -190,15 +229,38 @@ class _Ids:
 
 class _Planner:
     def __init__(self, info: SpreadsheetInfo, catalogue: Catalogue, tree: UnitTree, period: Period, root: str,
-                 units: list[str], layout: str, account: str, editors: Mapping[str, list[str]]):
+                 units: list[str], layout: str, account: str, editors: Mapping[str, list[str]],
+                 managers: Iterable[str] = ()):
         self.info, self.cat, self.tree, self.period, self.root = info, catalogue, tree, period, root
         self.units, self.layout, self.account, self.editors = units, layout, account, editors
+        self.batn = [account, *managers]                 # who may edit batn's own ranges
+        self.locked = G.CUTOFF_TAB in info.tabs          # `batn gsheets chot` has locked the inputs
         self.ids = _Ids({t.sheet_id for t in info.tabs.values()})
-        self.first: list[dict] = []      # structure: tabs, sizes, properties, old protections removed
-        self.body: list[dict] = []       # content, formats, validation, protections
+        self.groups: list[Group] = []
         self.added: list[str] = []
         self.sheet_ids: dict[str, int] = {t.title: t.sheet_id for t in info.tabs.values()}
         self.warnings: list[str] = []
+
+    # ---- groups: a tab's head (structure and protections) and body (content)
+    def group(self, title: str) -> Group:
+        g = Group(title)
+        self.groups.append(g)
+        return g
+
+    @property
+    def first(self) -> list[dict]:
+        return self.groups[-1].head
+
+    @property
+    def body(self) -> list[dict]:
+        return self.groups[-1].body
+
+    def inputs(self, code: str) -> list[str]:
+        """Who may type into a unit's inputs: its people and batn's, or batn's alone once locked."""
+        people = self.unit_editors(code)
+        if self.locked:
+            return list(self.batn)
+        return [*self.batn, *people] if people else []
 
     # ---- tabs
     def tab(self, title: str, rows: int, cols: int, index: int, frozen_rows: int = 0,
@@ -223,9 +285,10 @@ class _Planner:
                       "gridProperties.frozenColumnCount"}})
         return existing.sheet_id, False
 
-    def drop_old_protections(self, titles: set[str]) -> None:
+    def drop_old_protections(self, title: str) -> None:
+        """In the tab's head, before its new protections: the swap is one atomic batch."""
         for pr in self.info.protected:
-            if str(pr.get("description", "")).startswith("batn:") and pr.get("sheetTitle") in titles:
+            if str(pr.get("description", "")).startswith("batn:") and pr.get("sheetTitle") == title:
                 self.first.append({"deleteProtectedRange": {"protectedRangeId": pr["protectedRangeId"]}})
 
     def unit_editors(self, code: str) -> list[str]:
@@ -239,18 +302,15 @@ class _Planner:
         return bool(self.tree.children.get(code))
 
     # ---- the plan
-    def plan(self) -> list[dict]:
-        self.first.append({"updateSpreadsheetProperties": {"properties": {"locale": LOCALE, "timeZone": TIME_ZONE},
-                                                           "fields": "locale,timeZone"}})
-        touched = {G.GUIDE_TAB, *G.OUTPUT_TABS}
-        if self.layout == G.TABS:
-            touched |= {G.unit_tab_title(self.tree[c]) for c in self.units}
-        else:
-            touched |= {G.ROWS_TAB, *(nl.sheet for nl in self.cat.narratives)}
-        self.drop_old_protections(touched)
+    def plan(self) -> list[Group]:
         for i, title in enumerate((G.CONSOLIDATED_TAB, G.STATUS_TAB, G.FINDINGS_TAB), start=1):
+            self.group(title)
+            if i == 1:
+                self.first.append({"updateSpreadsheetProperties": {
+                    "properties": {"locale": LOCALE, "timeZone": TIME_ZONE}, "fields": "locale,timeZone"}})
             sid, _new = self.tab(title, 200, 26, i, frozen_rows=0)
-            self.body.append(protect({"sheetId": sid}, f"batn: {title} (batn ghi)", [self.account]))
+            self.drop_old_protections(title)
+            self.first.append(protect({"sheetId": sid}, f"batn: {title} (batn ghi)", self.batn, locked=True))
         if self.layout == G.TABS:
             tl = G.tab_layout(self.cat)
             for n, code in enumerate(self.units):
@@ -258,10 +318,13 @@ class _Planner:
         else:
             self.rows_tabs()
         self.guide()          # last: it links to the unit tabs, whose ids are known by now
-        return self.first + self.body
+        return self.groups
 
     def guide(self) -> None:
+        self.group(G.GUIDE_TAB)
         sid, _new = self.tab(G.GUIDE_TAB, 60 + len(self.units), 6, 0)
+        self.drop_old_protections(G.GUIDE_TAB)
+        self.first.append(protect({"sheetId": sid}, "batn: hướng dẫn", self.batn, locked=True))
         root = self.tree[self.root]
         rows_hint = ("trang mang mã đơn vị mình (ví dụ trang “" + (self.units[0] if self.units else "CD_A") + "”)"
                      if self.layout == G.TABS else f"dòng của đơn vị mình trên trang “{G.ROWS_TAB}”")
@@ -305,13 +368,18 @@ class _Planner:
                 where = cd(G.ROWS_TAB)
             table.append([cd(code), cd(u.name), where, cd(", ".join(self.editors.get(code, [])))])
         self.body.append(put_cells(sid, top, 1, table))
-        self.body += widths(sid, (120, 300, 260, 260))
-        self.body.append(protect({"sheetId": sid}, "batn: hướng dẫn", [self.account]))
+        self.body.extend(widths(sid, (120, 300, 260, 260)))
 
     def unit_tab(self, unit: Unit, tl: G.TabLayout, index: int) -> None:
         title = G.unit_tab_title(unit)
+        self.group(title)
         sid, new = self.tab(title, tl.last_row + 5, G.TAB_WIDTH + 2, index, frozen_rows=FIRST_TABLE_ROW)
         mid = self.mid(unit.code)
+        self.drop_old_protections(title)
+        self.first.append(protect({"sheetId": sid}, f"batn: cấu trúc trang {unit.code}", self.batn,
+                                  holes=tl.input_grids(sid, mid), locked=True))
+        self.first.append(protect(tl.unit_area(sid), f"batn: ô nhập của {unit.code}", self.inputs(unit.code),
+                                  locked=self.locked))
         b = self.body
         b.append(put_cells(sid, 1, 1, [[cd("BIỂU SỐ LIỆU KẾT QUẢ THỰC HIỆN PHONG TRÀO “3 TRÁCH NHIỆM”", bold=True,
                                            size=13)], [cd(self.cat.title, italic=True)]]))
@@ -321,9 +389,9 @@ class _Planner:
             [cd(G.META_LABELS[G.META_PERIOD], bold=True), cd(self.period.id), cd(self.period.label, italic=True)],
             [cd(G.META_LABELS[G.META_CATALOG], bold=True), cd(self.cat.id)],
             [cd(G.META_LABELS[G.META_KIND], bold=True)]]))
-        if new:
-            b.append(put_cells(sid, G.META_KIND, G.META_COL, [[cd(G.default_kind(self.tree, unit.code),
-                                                                  bg=G.INPUT_FILL if mid else None)]]))
+        if new:       # in the head: a tab that exists always has its kind, even if a later batch fails
+            self.first.append(put_cells(sid, G.META_KIND, G.META_COL, [[cd(G.default_kind(self.tree, unit.code),
+                                                                           bg=G.INPUT_FILL if mid else None)]]))
         b.append(fill(G.grid(sid, G.META_KIND, G.META_COL), G.INPUT_FILL if mid else None))
         b.append(validate(G.grid(sid, G.META_KIND, G.META_COL), kind_rule() if mid else None))
         first, last = FIRST_TABLE_ROW + 1, tl.last_table_row
@@ -375,15 +443,13 @@ class _Planner:
             b.append(put_cells(sid, blk.first, 1, [[cd(i + 1, center=True)] for i in range(blk.last - blk.first + 1)]))
             b.append(fill(G.grid(sid, blk.first, blk.first_col, blk.last, blk.last_col), G.INPUT_FILL))
         b += widths(sid, (50, 420, 90, 110, 160, 220))
-        people = self.unit_editors(unit.code)
-        b.append(protect({"sheetId": sid}, f"batn: cấu trúc trang {unit.code}", [self.account],
-                         holes=tl.input_grids(sid, mid)))
-        b.append(protect(tl.unit_area(sid), f"batn: ô nhập của {unit.code}", [self.account, *people] if people else []))
 
     def rows_tabs(self) -> None:
         rl = G.RowsLayout(self.cat, tuple(self.units))
+        self.group(G.ROWS_TAB)
         sid, _new = self.tab(G.ROWS_TAB, rl.last_row + 5, rl.last_col + 2, 4, frozen_rows=rl.code_row,
                              frozen_cols=2)
+        self.drop_old_protections(G.ROWS_TAB)
         b = self.body
         b.append(put_cells(sid, rl.title_row, 1, [[cd("SỐ LIỆU KẾT QUẢ THỰC HIỆN PHONG TRÀO “3 TRÁCH NHIỆM” "
                                                       "CỦA CÁC ĐƠN VỊ", bold=True, size=13)],
@@ -403,9 +469,11 @@ class _Planner:
         for code in self.units:
             r = rl.unit_row(code)
             mid = self.mid(code)
-            b.append(put_cells(sid, r, 1, [[cd(code), cd(self.tree[code].name)]]))
-            if code not in existing:
-                b.append(put_cells(sid, r, rl.kind_col, [[cd(G.default_kind(self.tree, code))]]))
+            if code not in existing:      # code and kind in one request: a row never has one without the other
+                self.first.append(put_cells(sid, r, 1, [[cd(code), cd(self.tree[code].name),
+                                                         cd(G.default_kind(self.tree, code))]]))
+            else:
+                b.append(put_cells(sid, r, 1, [[cd(code), cd(self.tree[code].name)]]))
             b.append(fill(G.grid(sid, r, rl.kind_col), G.INPUT_FILL if mid else None))
             b.append(validate(G.grid(sid, r, rl.kind_col), kind_rule() if mid else None))
             first_col = rl.kind_col if mid else rl.first_value_col
@@ -417,16 +485,18 @@ class _Planner:
             b.append(validate(G.grid(sid, top, rl.first_value_col, bottom, rl.last_col),
                               whole_number_rule(f"{G.col_letter(rl.first_value_col)}{top}")))
         b += widths(sid, (110, 260, 150, *([130] * len(self.cat.codes))))
-        b.append(protect({"sheetId": sid}, f"batn: cấu trúc trang {G.ROWS_TAB}", [self.account], holes=holes))
+        self.first.append(protect({"sheetId": sid}, f"batn: cấu trúc trang {G.ROWS_TAB}", self.batn, holes=holes,
+                                  locked=True))
         for code, rng in unit_ranges:
-            people = self.unit_editors(code)
-            b.append(protect(rng, f"batn: dòng nhập của {code}", [self.account, *people] if people else []))
+            self.first.append(protect(rng, f"batn: dòng nhập của {code}", self.inputs(code), locked=self.locked))
         for n, nl in enumerate(self.cat.narratives):
             self.rows_narrative_tab(nl, 5 + n)
 
     def rows_narrative_tab(self, nl, index: int) -> None:
         nlay = G.RowsNarrativeLayout(nl, tuple(self.units))
+        self.group(nl.sheet)
         sid, _new = self.tab(nl.sheet, nlay.last_row + 5, nlay.last_col + 1, index, frozen_rows=nlay.header_row)
+        self.drop_old_protections(nl.sheet)
         b = self.body
         b.append(put_cells(sid, 1, 1, [[cd(nl.title, bold=True, size=12)]]))
         b.append(put_cells(sid, nlay.header_row, 1, [[cd(h, bold=True, bg=G.HEADER_FILL, wrap=True, center=True)
@@ -441,24 +511,41 @@ class _Planner:
         if self.units:
             b.append(fill(G.grid(sid, nlay.first_row, nlay.first_col, nlay.last_row, nlay.last_col), G.INPUT_FILL))
         b += widths(sid, (110, 220, 50, *([320] * len(nl.columns))))
-        b.append(protect({"sheetId": sid}, f"batn: cấu trúc trang {nl.sheet}", [self.account], holes=holes))
+        self.first.append(protect({"sheetId": sid}, f"batn: cấu trúc trang {nl.sheet}", self.batn, holes=holes,
+                                  locked=True))
         for code, rng in blocks:
-            b.append(protect(rng, f"batn: dòng nhập của {code} ({nl.sheet})",
-                             [self.account, *self.editors.get(code, [])] if self.editors.get(code) else []))
+            people = self.editors.get(code, [])
+            self.first.append(protect(rng, f"batn: dòng nhập của {code} ({nl.sheet})",
+                                      list(self.batn) if self.locked else ([*self.batn, *people] if people else []),
+                                      locked=self.locked))
 
 
-def batches(requests: list[dict], max_requests: int = MAX_BATCH_REQUESTS,
+def batches(groups: list[Group] | list[dict], max_requests: int = MAX_BATCH_REQUESTS,
             max_bytes: int = MAX_BATCH_BYTES) -> list[list[dict]]:
-    """Split a request list in order into batches under Google's recommended payload size."""
+    """Split the plan in order into batches under Google's recommended payload size. A group's head
+    is never split (it starts a new batch when it does not fit), its body may be."""
+    if groups and isinstance(groups[0], dict):                 # a plain request list: one body
+        groups = [Group("", body=list(groups))]                # type: ignore[arg-type]
     out: list[list[dict]] = [[]]
     size = 0
-    for req in requests:
-        n = len(json.dumps(req, ensure_ascii=False).encode("utf-8"))
-        if out[-1] and (len(out[-1]) >= max_requests or size + n > max_bytes):
+
+    def weight(req: dict) -> int:
+        return len(json.dumps(req, ensure_ascii=False).encode("utf-8"))
+
+    for g in groups:                                           # type: ignore[union-attr]
+        head = sum(weight(r) for r in g.head)
+        if out[-1] and (len(out[-1]) + len(g.head) > max_requests or size + head > max_bytes):
             out.append([])
             size = 0
-        out[-1].append(req)
-        size += n
+        out[-1] += g.head
+        size += head
+        for req in g.body:
+            n = weight(req)
+            if out[-1] and (len(out[-1]) >= max_requests or size + n > max_bytes):
+                out.append([])
+                size = 0
+            out[-1].append(req)
+            size += n
     return [b for b in out if b]
 
 
@@ -475,45 +562,130 @@ def units_for(tree: UnitTree, unit: str, *, only: str | None = None, all_levels:
 def setup_spreadsheet(conn: Connection, *, tree: UnitTree, catalogue: Catalogue, period: Period, unit: str,
                       layout: str = G.TABS, spreadsheet: str | None = None,
                       editors: Mapping[str, list[str]] | None = None, share: Iterable[str] = (),
-                      title: str | None = None, only: str | None = None, all_levels: bool = False) -> SetupResult:
-    """Create (no `spreadsheet`) or update the shared spreadsheet for `unit` and its children."""
+                      title: str | None = None, only: str | None = None, all_levels: bool = False,
+                      share_units: bool | None = None) -> SetupResult:
+    """Create (no `spreadsheet`) or update the shared spreadsheet for `unit` and its children.
+
+    `share`: managers, shared as editors and allowed into batn's ranges (a server's service account
+    that runs `batn run` is one). `share_units`: share with every unit's e-mail too (default: when
+    batn created the spreadsheet or acts as a signed-in person, whose spreadsheets batn created)."""
     if layout not in G.LAYOUTS:
         raise ValueError(f"Cách bố trí '{layout}' không hợp lệ: chọn tabs hoặc rows")
     units = units_for(tree, unit, only=only, all_levels=all_levels)
     editors = dict(editors) if editors is not None else editors_from_units(tree[c] for c in units)
+    managers = [e for e in dict.fromkeys(share) if e and e != conn.account]
     created = spreadsheet is None
     http = conn.http
+    info: SpreadsheetInfo | None = None
     if created:
         name = title or f"{catalogue.title} — {tree[unit].name} — {period.label}"
-        with google_errors("", conn.account):
+        with google_errors("", conn.account, conn.kind):
             meta = http.request("post", SPREADSHEETS_API_V4_BASE_URL, json={
                 "properties": {"title": name, "locale": LOCALE, "timeZone": TIME_ZONE},
                 "sheets": [{"properties": {"sheetId": 0, "title": G.GUIDE_TAB, "index": 0}}]}).json()
         key = meta["spreadsheetId"]
         info = info_from_json(meta)
-        for email in share:
-            with google_errors(key, conn.account):
-                http.insert_permission(key, email, perm_type="user", role="writer", notify=True,
-                                       email_message="batn: bảng tính dùng chung để nhập số liệu báo cáo")
     else:
         key = spreadsheet_key(spreadsheet)  # type: ignore[arg-type]
-        with google_errors(key, conn.account):
-            info = fetch_info(http, key)
-            if layout == G.ROWS and G.ROWS_TAB in info.tabs:
-                info.rows_units = _existing_row_units(http, key)
-    if layout == G.ROWS and info.rows_units:
-        units = [c for c in info.rows_units if c in units] + [c for c in units if c not in info.rows_units]
-    planner = _Planner(info, catalogue, tree, period, unit, units, layout, conn.account, editors)
-    requests = planner.plan()
-    parts = batches(requests)
-    for part in parts:
-        with google_errors(key, conn.account):
-            http.batch_update(key, {"requests": part})
-    result = SetupResult(key, f"https://docs.google.com/spreadsheets/d/{key}/edit", created, layout, units,
-                         planner.added, list(dict.fromkeys(planner.warnings)), len(parts))
+    url = f"https://docs.google.com/spreadsheets/d/{key}/edit"
+    try:
+        result = _build(conn, key, info, catalogue, tree, period, unit, units, layout, editors, managers)
+        result.created = created
+        if share_units if share_units is not None else (created or conn.kind == PERSON):
+            people = [e for c in result.units for e in editors.get(c, [])]
+            result.shared, more = share_spreadsheet(conn, key, [*managers, *people])
+            result.warnings += more
+        elif managers:
+            result.shared, more = share_spreadsheet(conn, key, managers)
+            result.warnings += more
+    except GoogleDoorError as e:
+        if not created:
+            raise
+        raise SetupIncomplete(f"{e} Bảng tính đã được tạo nhưng chưa xong: {url} — chạy lại lệnh với "
+                              f"--spreadsheet {key} để làm nốt (không tạo bảng tính mới).", key, url) from e
     if not units:
         result.warnings.append(f"Đơn vị {unit} không có đơn vị trực thuộc nào: bảng tính chỉ có trang hướng dẫn.")
     return result
+
+
+def _build(conn: Connection, key: str, info: SpreadsheetInfo | None, catalogue: Catalogue, tree: UnitTree,
+           period: Period, unit: str, units: list[str], layout: str, editors: Mapping[str, list[str]],
+           managers: list[str]) -> SetupResult:
+    """Plan from what the spreadsheet holds and send; after an unknown outcome, read it again and re-plan."""
+    http = conn.http
+    replans, sent = 0, 0
+    while True:
+        with google_errors(key, conn.account, conn.kind):
+            if info is None:
+                info = fetch_info(http, key)
+                if layout == G.ROWS and G.ROWS_TAB in info.tabs:
+                    info.rows_units = _existing_row_units(http, key)
+        order = units
+        if layout == G.ROWS and info.rows_units:
+            order = [c for c in info.rows_units if c in units] + [c for c in units if c not in info.rows_units]
+        planner = _Planner(info, catalogue, tree, period, unit, order, layout, conn.account, editors, managers)
+        parts = batches(planner.plan())
+        try:
+            for part in parts:
+                with google_errors(key, conn.account, conn.kind):
+                    http.batch_update(key, {"requests": part})
+                sent += 1
+        except UncertainWrite:
+            if replans >= MAX_REPLANS:
+                raise
+            replans += 1
+            info = None                      # what is there now decides the next plan
+            continue
+        warnings = list(dict.fromkeys(planner.warnings))
+        if planner.locked:
+            warnings.append("Bảng tính đã chốt số liệu (batn gsheets chot): vùng nhập của các đơn vị vẫn khóa.")
+        return SetupResult(key, f"https://docs.google.com/spreadsheets/d/{key}/edit", False, layout, order,
+                           planner.added, warnings, sent, replans=replans)
+
+
+def share_spreadsheet(conn: Connection, key: str, emails: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Share as editor with each address not shared yet (read first: a rerun sends no second
+    invitation). Returns (shared now, warnings)."""
+    wanted = [e for e in dict.fromkeys(emails) if e and e != conn.account]
+    if not wanted:
+        return [], []
+    http = conn.http
+    url = DRIVE_PERMISSIONS.format(key)
+    try:
+        with google_errors(key, conn.account, conn.kind):
+            have = _shared_with(http, url)
+            added = []
+            for email in wanted:
+                if email.lower() in have:
+                    continue
+                try:
+                    http.request("post", url, params={"sendNotificationEmail": "true", "emailMessage":
+                                 "batn: bảng tính dùng chung để nhập số liệu báo cáo. Mỗi đơn vị chỉ sửa được "
+                                 "các ô nền vàng của mình."},
+                                 json={"type": "user", "role": "writer", "emailAddress": email})
+                except UncertainWrite:
+                    if email.lower() not in _shared_with(http, url):     # verified, then sent once more
+                        raise
+                added.append(email)
+            return added, []
+    except GoogleDoorError as e:
+        return [], [f"Chưa chia sẻ được bảng tính cho {', '.join(wanted)} ({e}). Hãy mở bảng tính, bấm “Chia sẻ” "
+                    "và thêm các địa chỉ này với quyền Người chỉnh sửa."]
+
+
+def _shared_with(http, url: str) -> set[str]:
+    have: set[str] = set()
+    token = None
+    while True:
+        params = {"fields": "nextPageToken,permissions(emailAddress,role)", "pageSize": "100"}
+        if token:
+            params["pageToken"] = token
+        page = http.request("get", url, params=params).json()
+        have |= {str(p.get("emailAddress", "")).lower() for p in page.get("permissions", [])
+                 if p.get("role") in ("owner", "organizer", "fileOrganizer", "writer")}
+        token = page.get("nextPageToken")
+        if not token:
+            return have
 
 
 def _existing_row_units(http, key: str) -> list[str]:
@@ -523,5 +695,5 @@ def _existing_row_units(http, key: str) -> list[str]:
     return [str(r[0]).strip() for r in resp.get("values", []) if r and str(r[0]).strip()]
 
 
-__all__ = ["setup_spreadsheet", "SetupResult", "load_editors", "editors_from_units", "units_for", "batches",
+__all__ = ["setup_spreadsheet", "SetupResult", "SetupIncomplete", "share_spreadsheet", "load_editors", "editors_from_units", "units_for", "batches",
            "sheets_formula"]

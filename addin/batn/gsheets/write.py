@@ -4,10 +4,15 @@ Record, then apply: `plan_write_back` builds a `WritePlan` (plain dicts, nothing
 consolidation and the annotation actions of `batn.actions` (the same MarkCell/WriteFindingsSheet
 list the xlsx and Excel doors replay); `apply_plan` sends it:
 
-1. one spreadsheets.batchUpdate: create or grow the output tabs and clear them, reset the colour
-   and note of every input cell read, then one repeatCell per MarkCell (colour + note);
-2. one values.batchUpdate with valueInputOption RAW: the status tab (đã nộp / chưa nộp / có lỗi),
+1. one spreadsheets.get of the notes of the input cells (only the notes: a field mask);
+2. one spreadsheets.batchUpdate: create or grow the output tabs and clear them, reset the colour of
+   every input cell read, one repeatCell per MarkCell (colour), and the notes that change;
+3. one values.batchUpdate with valueInputOption RAW: the status tab (đã nộp / chưa nộp / có lỗi),
    the findings tab and the consolidated tab.
+
+Notes: a cell's note may hold the unit's own words. batn's part of a note starts with the line
+NOTE_HEAD ("[batn kiểm tra]"); a run replaces or removes that part only, and keeps whatever the
+unit wrote above it. (A note of an older batn, starting "[lỗi]" or "[cảnh báo]", is batn's.)
 
 RAW means Sheets stores every string as text: a unit's narrative "=IMPORTXML(...)" is shown as
 those characters and never runs. No apostrophe is added (with RAW it would become part of the text).
@@ -33,6 +38,24 @@ from .setup import rgb
 STATUS_COLOURS = {SENT: "C6EFCE", HAS_ERRORS: COLOURS[Severity.ERROR], MISSING: "E7E6E6", LATE: "FFD699",
                   COVERED: "DDEBF7", ROOT: "DDEBF7"}
 FINDINGS_HEAD = ["STT", "Mức độ", "Đơn vị", "Nguồn", "Ô", "Chỉ tiêu", "Nội dung"]
+NOTE_HEAD = "[batn kiểm tra]"
+_OLD_BATN_NOTES = ("[lỗi] ", "[cảnh báo] ")
+
+
+def own_note(text: str) -> str:
+    """The unit's own part of a cell note (batn's part, and an older batn's whole note, left out)."""
+    at = text.find(NOTE_HEAD)
+    if at >= 0:
+        return text[:at].rstrip()
+    return "" if text.startswith(_OLD_BATN_NOTES) else text
+
+
+def with_batn_note(text: str, batn: str | None) -> str:
+    """The note to keep: the unit's own part, then batn's (when there is one)."""
+    own = own_note(text)
+    if not batn:
+        return own
+    return (own + "\n\n" if own else "") + NOTE_HEAD + "\n" + batn
 
 
 @dataclass
@@ -41,6 +64,10 @@ class WritePlan:
     requests: list[dict] = field(default_factory=list)   # spreadsheets.batchUpdate
     data: list[dict] = field(default_factory=list)       # values.batchUpdate, valueInputOption RAW
     marks: list[MarkCell] = field(default_factory=list)  # the MarkCell actions replayed
+    # notes: the cells whose batn note is reset (A1 ranges, with each range's sheet id and first cell),
+    # and batn's note for each marked cell; apply_plan reads the current notes and merges
+    note_scopes: list[tuple[str, dict]] = field(default_factory=list)
+    notes: dict[tuple[int, int, int], str] = field(default_factory=dict)   # (sheetId, row0, col0) -> text
 
     def tab_values(self, title: str) -> list[list[object]]:
         for vr in self.data:
@@ -123,10 +150,15 @@ class _Planner:
 
     def reset_marks(self, tree: UnitTree | None, catalogue) -> None:
         """Put every input cell read back to its set-up look before this run's marks."""
+        titles = {sid: t for t, sid in self.ids.items()}
+
         def reset(rng: dict, colour: str | None) -> None:
             cell = {"userEnteredFormat": {"backgroundColor": rgb(colour)}} if colour else {}
             self.formats.append({"repeatCell": {"range": rng, "cell": cell,
-                                                "fields": "note,userEnteredFormat.backgroundColor"}})
+                                                "fields": "userEnteredFormat.backgroundColor"}})
+            self.plan.note_scopes.append((G.a1(titles[rng["sheetId"]], rng["startRowIndex"] + 1,
+                                               rng["startColumnIndex"] + 1, rng["endRowIndex"],
+                                               rng["endColumnIndex"]), rng))
 
         def mid(code: str) -> bool:
             return bool(tree and code in tree and tree.children.get(code))
@@ -155,10 +187,12 @@ class _Planner:
                 if a.sheet not in self.ids:
                     continue
                 row, col = G.parse_cell(a.cell)
+                rng = G.grid(self.ids[a.sheet], row, col)
                 self.formats.append({"repeatCell": {
-                    "range": G.grid(self.ids[a.sheet], row, col),
-                    "cell": {"note": a.note, "userEnteredFormat": {"backgroundColor": rgb(a.colour)}},
-                    "fields": "note,userEnteredFormat.backgroundColor"}})
+                    "range": rng, "cell": {"userEnteredFormat": {"backgroundColor": rgb(a.colour)}},
+                    "fields": "userEnteredFormat.backgroundColor"}})
+                self.plan.notes[(rng["sheetId"], row - 1, col - 1)] = a.note
+                self.plan.note_scopes.append((G.a1(a.sheet, row, col), rng))
                 self.plan.marks.append(a)
             elif isinstance(a, WriteFindingsSheet):
                 listed = list(a.findings)
@@ -245,11 +279,64 @@ def plan_write_back(read: SheetRead, cons: Consolidation, *, summary: bool,
     return plan
 
 
+def read_notes(http, key: str, ranges: list[str]) -> dict[tuple[int, int, int], str]:
+    """The notes in these A1 ranges: one spreadsheets.get per few hundred ranges, notes only."""
+    from .read import chunk_ranges
+
+    notes: dict[tuple[int, int, int], str] = {}
+    for part in chunk_ranges(list(dict.fromkeys(ranges))):
+        meta = http.fetch_sheet_metadata(key, params={
+            "ranges": part, "fields": "sheets(properties(sheetId),data(startRow,startColumn,rowData(values(note))))"})
+        for sheet in meta.get("sheets", []):
+            sid = sheet["properties"]["sheetId"]
+            for data in sheet.get("data", []):
+                r0, c0 = data.get("startRow", 0), data.get("startColumn", 0)
+                for i, row in enumerate(data.get("rowData", [])):
+                    for j, cell in enumerate(row.get("values", [])):
+                        if cell.get("note"):
+                            notes[(sid, r0 + i, c0 + j)] = cell["note"]
+    return notes
+
+
+def note_boxes(plan: WritePlan) -> list[str]:
+    """One A1 range per tab: the box around every cell whose note this run may change."""
+    boxes: dict[int, list] = {}
+    for a1, rng in plan.note_scopes:
+        title = a1.rsplit("!", 1)[0]
+        box = boxes.setdefault(rng["sheetId"], [title, rng["startRowIndex"], rng["startColumnIndex"],
+                                                rng["endRowIndex"], rng["endColumnIndex"]])
+        box[1], box[2] = min(box[1], rng["startRowIndex"]), min(box[2], rng["startColumnIndex"])
+        box[3], box[4] = max(box[3], rng["endRowIndex"]), max(box[4], rng["endColumnIndex"])
+    return [f"{t}!{G.cell_ref(r1 + 1, c1 + 1)}:{G.cell_ref(r2, c2)}" for t, r1, c1, r2, c2 in boxes.values()]
+
+
+def note_requests(plan: WritePlan, current: dict[tuple[int, int, int], str]) -> list[dict]:
+    """updateCells for every note that changes: batn's part replaced or removed, the unit's kept."""
+    inside = set()
+    for _a1, rng in plan.note_scopes:
+        for r in range(rng["startRowIndex"], rng["endRowIndex"]):
+            for c in range(rng["startColumnIndex"], rng["endColumnIndex"]):
+                inside.add((rng["sheetId"], r, c))
+    out = []
+    for cell in sorted(set(plan.notes) | (set(current) & inside)):
+        old = current.get(cell, "")
+        new = with_batn_note(old, plan.notes.get(cell))
+        if new != old:
+            sid, r, c = cell
+            out.append({"updateCells": {"start": {"sheetId": sid, "rowIndex": r, "columnIndex": c},
+                                        "rows": [{"values": [{"note": new}]}], "fields": "note"}})
+    return out
+
+
 def apply_plan(http, plan: WritePlan) -> int:
-    """Send the plan: at most two requests. Returns how many were made."""
+    """Send the plan: the notes read, then at most two writes. Returns how many requests were made."""
     made = 0
-    if plan.requests:
-        http.batch_update(plan.key, {"requests": plan.requests})
+    requests = list(plan.requests)
+    if plan.note_scopes:
+        requests += note_requests(plan, read_notes(http, plan.key, note_boxes(plan)))
+        made += 1
+    if requests:
+        http.batch_update(plan.key, {"requests": requests})
         made += 1
     if plan.data:
         http.values_batch_update(plan.key, {"valueInputOption": "RAW", "data": plan.data})
