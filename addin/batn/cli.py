@@ -104,6 +104,8 @@ def consolidate(
     engine: str = typer.Option("local", "--engine", help="local (các nhân của máy này) hoặc dask"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Địa chỉ Dask scheduler, ví dụ tcp://10.0.0.5:8786"),
     workers: Optional[int] = typer.Option(None, "--workers", help="Số tiến trình đọc tệp (mặc định: số nhân)"),
+    ledger: Optional[Path] = typer.Option(None, "--ledger",
+                                          help="Sổ theo dõi (.sqlite3) có số liệu các kỳ trước: cảnh báo số liệu bất thường"),
     pdf: bool = typer.Option(False, "--pdf", help="Xuất thêm bản PDF để in (cần LibreOffice), cạnh tệp .xlsx"),
     previous: Optional[Path] = typer.Option(None, "--previous",
                                             help="Tệp tổng hợp của kỳ trước: biểu đồ so sánh với kỳ trước"),
@@ -123,9 +125,13 @@ def consolidate(
         tree, cat, per = load_inputs(units, catalog, period, period_config)
         if root and root not in tree:
             fail(f"Mã đơn vị '{root}' không có trong danh sách đơn vị")
+        if ledger is not None and not ledger.is_file():
+            fail(f"Không có sổ theo dõi {shown(ledger)}")
         with progress_bar("Đọc báo cáo", quiet=as_json) as prog:
             cons = pipeline.consolidate_inbox(inbox, tree, cat, per, root=root, progress=prog, engine=engine,
                                               workers=workers, scheduler=scheduler)
+        if ledger is not None:
+            pipeline.warn_outliers(cons, ledger)
         paper = pipeline.consolidation_paper(cat, per, config=config, number=number, on=parse_date(on),
                                              previous=previous, period_config=period_config)
         write_consolidated(cons, out_file, paper)

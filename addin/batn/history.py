@@ -20,7 +20,7 @@ from .report.document import Block, ReportDocument
 from .rollup import Consolidation
 
 __all__ = ["HistorySettings", "History", "period_kind", "HistoryComparison", "default_history_codes",
-           "compare_with_history", "history_paragraphs", "add_history_to_report", "history_outliers",
+           "compare_with_history", "history_paragraphs", "add_history_to_report", "history_outliers", "add_outliers",
            "figure_text", "previous_from_history"]
 
 History = Mapping[str, Mapping[str, float | int | None]]     # period id -> indicator code -> value
@@ -33,6 +33,8 @@ class HistorySettings:
     outlier_factor: float = 3.0          # cảnh báo when value > factor × median or < median / factor
     outlier_min_periods: int = 3         # earlier periods of the same kind needed
     outlier_min_median: float = 5.0      # small counts vary too much to judge
+    peer_factor: float = 20.0            # units of one level differ in size: a wide margin against peers
+    peer_min_units: int = 5              # peers needed for their median to mean something
 
 
 def period_kind(pid: str) -> str:
@@ -190,6 +192,7 @@ def history_outliers(cons: Consolidation, own: Mapping[str, History],
     `own` maps a unit code to the figures it sent itself per period (Ledger.own_history)."""
     s = settings or HistorySettings()
     out: list[Finding] = []
+    peers = _peer_values(cons)
     for code, r in cons.units.items():
         sub = r.submission
         if sub is None:
@@ -197,6 +200,8 @@ def history_outliers(cons: Consolidation, own: Mapping[str, History],
         hist = own.get(code, {})
         earlier = _earlier_same_kind(cons.period, hist)
         if len(earlier) < s.outlier_min_periods:
+            # Little history yet: the same period of last year, else the unit's peers (same level)
+            out.extend(_young_outliers(cons, code, sub, hist, earlier, peers, s))
             continue
         for ind in cons.catalogue.indicators:
             v = sub.values.get(ind.code)
@@ -221,3 +226,79 @@ def history_outliers(cons: Consolidation, own: Mapping[str, History],
                 median=figure_text(med), periods=len(series),
                 history="; ".join(f"{pid}: {figure_text(x)}" for pid, x in series), cause=cause))
     return out
+
+
+def _peer_values(cons: Consolidation) -> dict[tuple[str, str], list[tuple[str, float]]]:
+    """(level, indicator) -> [(unit, its own figure)] over the units that sent a report: a unit's
+    peers are the units of its level (its `level` label, else its depth in the tree)."""
+    out: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for code, r in cons.units.items():
+        sub = r.submission
+        if sub is None or sub.is_total:
+            continue
+        level = r.level or f"cấp {r.depth}"
+        for c in cons.catalogue.codes:
+            v = sub.values.get(c)
+            if v is not None:
+                out.setdefault((level, c), []).append((code, v))
+    return out
+
+
+def _young_outliers(cons: Consolidation, code: str, sub, hist: History, earlier: list[Period],
+                    peers, s: HistorySettings) -> list[Finding]:
+    """Outliers while a unit has fewer earlier periods than `outlier_min_periods`: against the same
+    period of last year when the ledger has it, otherwise against the median of its peers, with a
+    wider margin (units of one level differ in size)."""
+    out: list[Finding] = []
+    r = cons.units[code]
+    last_year = next((p for p in reversed(earlier) if p.start.replace(year=p.start.year + 1) == cons.period.start),
+                     None)
+    for ind in cons.catalogue.indicators:
+        v = sub.values.get(ind.code)
+        if v is None:
+            continue
+        loc = dict(file=sub.source, unit=code, indicator=ind.code, cell=sub.cells.get(ind.code, ""), label=ind.label,
+                   value=figure_text(v))
+        if last_year is not None:
+            before = hist[last_year.id].get(ind.code)
+            if before is None or before < s.outlier_min_median:
+                continue
+            compared = _far(v, before, s.outlier_factor)
+            if compared:
+                out.append(finding("outlier-last-year", **loc, compared=compared, before=figure_text(before),
+                                   previous=last_year.label))
+            continue
+        others = [x for u, x in peers.get((r.level or f"cấp {r.depth}", ind.code), []) if u != code]
+        if len(others) < s.peer_min_units:
+            continue
+        med = statistics.median(others)
+        if med < s.outlier_min_median:
+            continue
+        # only far above: a typo adds digits; a unit doing less than its peers is no mistake
+        compared = _far(v, med, s.peer_factor) if v > med else ""
+        if compared:
+            out.append(finding("outlier-peers", **loc, compared=compared, median=figure_text(med), peers=len(others),
+                               level=r.level or "cùng cấp"))
+    return out
+
+
+def _far(v: float, base: float, factor: float) -> str:
+    """"gấp 12,5 lần" / "chỉ bằng 4%" when `v` is more than `factor` times from `base`, else ""."""
+    if v > factor * base:
+        return f"gấp {figure_text(round(v / base, 1))} lần"
+    if v * factor < base:
+        return f"chỉ bằng {vn.ty_le(v, base) or '0%'}"
+    return ""
+
+
+def add_outliers(cons: Consolidation, ledger, settings: HistorySettings | None = None) -> int:
+    """Add the outlier cảnh báo of every unit that sent a report, its history (with its
+    predecessors') read from `ledger` (a `batn.ledger.Ledger`); returns how many were added.
+    The one place the scheduled run and `batn consolidate --ledger` do it."""
+    own = {c: ledger.own_history(c, also=cons.tree.predecessors(c))
+           for c, r in cons.units.items() if r.submission is not None}
+    found = history_outliers(cons, own, settings)
+    for f in found:
+        cons.findings.append(f)
+        cons.units[f.unit].warnings += 1
+    return len(found)

@@ -40,6 +40,7 @@ __all__ = ["Ledger", "LedgerError", "Received", "Incoming", "RunBatch", "Recorde
            "SubmissionRow", "change_sentence", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
+PAST_STATUS = "nhập lịch sử"      # a submission brought in by `batn lich-su nhap`, not received by a run
 TMP_PREFIX = ".batn-tmp-"
 
 _SCHEMA = """
@@ -259,6 +260,17 @@ def change_sentence(unit_name: str, code: str, old: float | int | None, new: flo
     return f"{unit_name} sửa {what} từ {_figure(old)} thành {_figure(new)}"
 
 
+def _summed(series) -> dict[str, dict[str, float | None]]:
+    """{period: {code: value}} over several units' rows, values added (a blank adds nothing)."""
+    out: dict[str, dict[str, float | None]] = {}
+    for rows in series:
+        for period, code, value in rows:
+            figures = out.setdefault(period, {})
+            old = figures.get(code)
+            figures[code] = value if old is None else (old if value is None else old + value)
+    return out
+
+
 def _iso(t: float | None = None) -> str:
     return datetime.fromtimestamp(time.time() if t is None else t).isoformat(timespec="seconds")
 
@@ -378,9 +390,8 @@ class Ledger:
                     return f"{sha[:2]}/{p.name}"
         return None
 
-    def first_seen(self, sha: str, default: float) -> float:
-        """When this content was first recorded as received (an earlier run), else `default`: the
-        time of receipt of a file that records no save time of its own."""
+    def first_seen(self, sha: str, default: float | None = None) -> float | None:
+        """When this content was recorded as received (by an earlier run or import), else `default`."""
         row = self.db.execute("SELECT received FROM submissions WHERE sha256=?", (sha,)).fetchone()
         return float(row[0]) if row else default
 
@@ -455,6 +466,68 @@ class Ledger:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+
+    def import_past(self, items, note: str) -> tuple[int | None, int]:
+        """Record earlier periods (`batn.past.PastFigures`) as one run of their own: each unit's
+        figures as a submission, and a unit's totals where the source gives them. What a run or an
+        earlier import recorded is never replaced, so importing again adds only what is new.
+        Returns (the run's id, or None when nothing was new; how many were new)."""
+        db = self.db
+        started = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            run_id = db.execute(
+                "INSERT INTO runs(started, finished, duration, config, period, catalogue, root, n_inputs)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (_iso(started), "", 0.0, stored(note), ",".join(sorted({i.period for i in items})),
+                 ",".join(sorted({i.catalogue for i in items})), "", len(items))).lastrowid
+            new = 0
+            for it in items:
+                rec = self._archive_past(it)
+                db.execute("INSERT OR IGNORE INTO files(sha256, size, archive, first_run) VALUES (?,?,?,?)",
+                           (rec.sha256, rec.size, rec.archive, run_id))
+                if db.execute("SELECT 1 FROM submissions WHERE sha256=?", (rec.sha256,)).fetchone():
+                    continue                           # imported before, or read by a run
+                sid = db.execute(
+                    "INSERT INTO submissions(sha256, source, received, unit, unit_name, period, catalogue, is_total,"
+                    " status, errors, warnings, first_run) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (rec.sha256, stored(it.source), it.received or started, it.unit, "", it.period, it.catalogue,
+                     int(it.is_total), PAST_STATUS, 0, 0, run_id)).lastrowid
+                db.executemany("INSERT INTO submission_values(submission_id, code, value) VALUES (?,?,?)",
+                               [(sid, c, _num(v)) for c, v in sorted(it.values.items())])
+                db.execute("INSERT OR IGNORE INTO current(period, unit, submission_id, run_id) VALUES (?,?,?,?)",
+                           (it.period, it.unit, sid, run_id))
+                if it.is_total:
+                    db.executemany("INSERT OR IGNORE INTO totals(period, unit, code, value, catalogue, run_id)"
+                                   " VALUES (?,?,?,?,?,?)",
+                                   [(it.period, it.unit, c, _num(v), it.catalogue, run_id)
+                                    for c, v in sorted(it.values.items())])
+                db.execute("INSERT OR IGNORE INTO run_inputs(run_id, sha256, source) VALUES (?,?,?)",
+                           (run_id, rec.sha256, stored(it.source)))
+                new += 1
+            if not new:
+                db.execute("ROLLBACK")
+                return None, 0
+            now = time.time()
+            db.execute("UPDATE runs SET finished=?, duration=? WHERE id=?", (_iso(now), round(now - started, 3), run_id))
+            db.execute("COMMIT")
+            return run_id, new
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def _archive_past(self, it) -> Received:
+        if it.path is not None:
+            rec = self.archive(it.path, source=it.source)
+            if rec is not None:
+                return rec
+        with tempfile.TemporaryDirectory(prefix="batn-past-") as d:
+            tmp = Path(d) / f"{it.sha256}.json"
+            tmp.write_bytes(it.document())
+            rec = self.archive(tmp, source=it.source)
+        assert rec is not None                     # our own temporary file does not change
+        return rec
 
     def _submission(self, inc: Incoming, run_id: int) -> tuple[int, int, int]:
         """(id, inserted, updated): the submission is inserted with its figures the first time;
@@ -544,21 +617,19 @@ class Ledger:
         cols = [d[0] for d in cur.description]
         return [{**dict(zip(cols, r)), "config": unstored(r[cols.index("config")])} for r in cur]
 
-    def own_history(self, unit: str) -> dict[str, dict[str, float | None]]:
-        """Period -> the figures of the submission used for `unit` in that period (its own figures)."""
-        out: dict[str, dict[str, float | None]] = {}
+    def own_history(self, unit: str, also: Iterable[str] = ()) -> dict[str, dict[str, float | None]]:
+        """Period -> the figures of the submission used for `unit` in that period (its own figures).
+        `also`: the unit's predecessors (units merged into it): their figures of a period are added,
+        so a merged unit's history is the history of all it is made of."""
         q = ("SELECT c.period, v.code, v.value FROM current c JOIN submission_values v ON v.submission_id="
              "c.submission_id WHERE c.unit=?")
-        for period, code, value in self.db.execute(q, (unit,)):
-            out.setdefault(period, {})[code] = value
-        return out
+        return _summed(self.db.execute(q, (u,)) for u in (unit, *also))
 
-    def totals_history(self, unit: str) -> dict[str, dict[str, float | None]]:
-        """Period -> `unit`'s consolidated totals as last recorded for that period."""
-        out: dict[str, dict[str, float | None]] = {}
-        for period, code, value in self.db.execute("SELECT period, code, value FROM totals WHERE unit=?", (unit,)):
-            out.setdefault(period, {})[code] = value
-        return out
+    def totals_history(self, unit: str, also: Iterable[str] = ()) -> dict[str, dict[str, float | None]]:
+        """Period -> `unit`'s consolidated totals as last recorded for that period (with its
+        predecessors' added, as in `own_history`)."""
+        return _summed(self.db.execute("SELECT period, code, value FROM totals WHERE unit=?", (u,))
+                       for u in (unit, *also))
 
     def counts(self) -> dict[str, int]:
         tables = [r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]

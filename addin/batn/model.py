@@ -154,13 +154,27 @@ class Unit:
     issuer: str = ""
     signer: str = ""
     contact: str = ""
+    merged_into: str = ""   # a former unit: the code of the unit that took it over (a rename is a merge)
+    merged_from: str = ""   # the first period of the merge ("2025-H2"); "" = before any period batn sees
 
 
 class UnitTree:
-    """A validated tree of units (any depth). Build it with `batn.units.load_units`."""
+    """A validated tree of units (any depth). Build it with `batn.units.load_units`.
+
+    Former units (merged into another, or renamed) are kept aside in `former`: they are not in
+    the tree, expect no report and get no template; a file sent under a former code belongs to its
+    `successor`, and a successor's history includes its `predecessors`. A unit under a former unit
+    hangs under that unit's successor. `at(period)` gives the tree as it was for an earlier period."""
 
     def __init__(self, units: Iterable[Unit]):
-        self.units: dict[str, Unit] = {u.code: u for u in units}
+        units = list(units)
+        self.former: dict[str, Unit] = {u.code: u for u in units if u.merged_into}
+        self.units: dict[str, Unit] = {u.code: u for u in units if not u.merged_into}
+        self._given: list[Unit] | None = None          # as written, for `at` (only when there are former units)
+        if self.former:
+            self._given = units
+            self.units = {c: (replace(u, parent=self.successor(u.parent)) if u.parent in self.former else u)
+                          for c, u in self.units.items()}
         children: dict[str, list[str]] = {c: [] for c in self.units}
         roots = []
         for u in self.units.values():
@@ -203,7 +217,36 @@ class UnitTree:
         units = [self.units[c] for c in keep]
         top = units[0]
         units[0] = replace(top, parent=None)
-        return UnitTree(units)
+        inside = set(keep)
+        return UnitTree(units + [u for u in self.former.values() if self.successor(u.code) in inside])
+
+    # ------------------------------------------------------------ reorganisation
+    def successor(self, code: str | None) -> str | None:
+        """The unit of the tree that `code` now belongs to: itself, or where its merges lead."""
+        seen = set()
+        while code in self.former and code not in seen:
+            seen.add(code)
+            code = self.former[code].merged_into
+        return code if code in self.units else None
+
+    def predecessors(self, code: str) -> list[str]:
+        """Former units whose merges lead to `code`, in file order."""
+        return [c for c in self.former if self.successor(c) == code]
+
+    def at(self, period: "Period") -> "UnitTree":
+        """The tree for `period`: a unit merged only from a later period still stood on its own then."""
+        from .periods import parse_period
+
+        def still_separate(u: Unit) -> bool:
+            try:
+                return bool(u.merged_from) and period.start < parse_period(u.merged_from).start
+            except ValueError:
+                return False
+        back = [u for u in self.former.values() if still_separate(u)]
+        if not back:
+            return self
+        revived = {u.code: replace(u, merged_into="", merged_from="") for u in back}
+        return UnitTree([revived.get(u.code, u) for u in self._given or ()])
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ def make_templates(catalogue: Catalogue, tree: UnitTree, period: Period, out_dir
 
     from .xlsx.stamp import TemplateStamper
 
+    tree = tree.at(period)            # a former unit gets no template
     if only and only not in tree:
         raise KeyError(f"Mã đơn vị '{only}' không có trong danh sách đơn vị")
     codes = [only] if only else list(tree.walk())
@@ -184,6 +185,15 @@ def consolidation_paper(catalogue: Catalogue, period: Period, *, config: str | P
     prev = load_previous(previous, catalogue, current=period, period_config=period_config) if previous else None
     return Paper(load_settings(config), number, on, prev)
 
+
+def warn_outliers(cons: Consolidation, ledger_path: str | Path) -> int:
+    """Figures far from a unit's history in the ledger at `ledger_path` (with its predecessors'),
+    or from the same period of last year, or from its peers: cảnh báo added to `cons`."""
+    from .history import add_outliers
+    from .ledger import Ledger
+
+    with Ledger(ledger_path) as led:
+        return add_outliers(cons, led)
 
 
 def report_input_from_workbook(path: str | Path, tree: UnitTree | None = None,

@@ -151,8 +151,11 @@ def _left_out(sub: Submission) -> set[str]:
     return {f.indicator for f in sub.findings if f.kind in _NOT_SUMMED}
 
 
-def pick_submissions(subs: Iterable[Submission], tree: UnitTree, root: str) -> tuple[dict[str, list[Submission]], list[Finding]]:
-    """Group readable submissions by unit code, newest first; report files for units outside the subtree."""
+def pick_submissions(subs: Iterable[Submission], tree: UnitTree, root: str,
+                     former: frozenset[int] = frozenset()) -> tuple[dict[str, list[Submission]], list[Finding]]:
+    """Group readable submissions by unit code, newest first; report files for units outside the subtree.
+    `former`: ids of submissions sent under a former code; the successor's own file, when there is
+    one, is preferred to them whatever their times (it speaks for the merged unit)."""
     inside = set(tree.walk(root)) if root in tree else set()
     by_unit: dict[str, list[Submission]] = {}
     notes: list[Finding] = []
@@ -165,7 +168,7 @@ def pick_submissions(subs: Iterable[Submission], tree: UnitTree, root: str) -> t
         if s.unit in inside:
             by_unit.setdefault(s.unit, []).append(s)
     for code, lst in by_unit.items():
-        lst.sort(key=lambda s: (s.received, s.source), reverse=True)
+        lst.sort(key=lambda s: (id(s) not in former, s.received, s.source), reverse=True)
         if len(lst) < 2:
             continue
         # A newer file that cannot be used (broken structure, error values or words where figures
@@ -180,6 +183,7 @@ def pick_submissions(subs: Iterable[Submission], tree: UnitTree, root: str) -> t
                                  why=next(f.message for f in newer[0].findings if breaks(f))))
         else:
             notes.append(finding("duplicate-unit", file=lst[0].source, unit=code, count=len(lst),
+                                 which="mang mã của chính đơn vị" if any(id(s) in former for s in lst) else "mới nhất",
                                  used=lst[0].source, ignored=", ".join(s.source for s in lst[1:])))
     return by_unit, notes
 
@@ -189,14 +193,24 @@ def broken(sub: Submission) -> bool:
     return any(breaks(f) for f in sub.findings)
 
 
+def _since(u) -> str:
+    from .periods import parse_period
+
+    try:
+        return f" từ {parse_period(u.merged_from).label}" if u.merged_from else ""
+    except ValueError:
+        return ""
+
+
 def expectation_for(tree: UnitTree, catalogue: Catalogue, period: Period) -> Expectation:
-    return Expectation(period=period.id, catalogue=catalogue.id, units=tree)
+    return Expectation(period=period.id, catalogue=catalogue.id, units=tree.at(period))
 
 
 def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Catalogue, period: Period,
                 root: str | None = None, as_of: datetime | None = None, checked: bool = False) -> Consolidation:
     """Roll the tree up. `checked=True` when each submission's findings already hold the checks
     against `expectation_for(tree, catalogue, period)` (files read and checked in worker processes)."""
+    tree = tree.at(period)              # the units as they stood in that period (merges since undone)
     root = root or tree.root
     sub_tree = tree if root == tree.root else tree.subtree(root)   # no copy of a national tree
     expect = expectation_for(tree, catalogue, period)
@@ -211,7 +225,15 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
     # then stands (pick_submissions); a file with no unit code is never anyone's.
     wrong = {"wrong-period", "wrong-catalogue", "unknown-unit", "not-a-template", "skipped-file"}
     usable = [s for s in all_subs if not any(f.kind in wrong for f in s.findings)]
-    by_unit, notes = pick_submissions(usable, tree, root)
+    former: set[int] = set()
+    for s in usable:
+        if s.unit in tree.former:           # sent under a former code: it counts for the successor
+            now = tree.successor(s.unit)
+            findings.append(finding("former-unit", file=s.source, unit=now, found=s.unit, successor=now,
+                                    name=tree[now].name, since=_since(tree.former[s.unit])))
+            s.unit = now
+            former.add(id(s))
+    by_unit, notes = pick_submissions(usable, tree, root, frozenset(former))
     findings.extend(notes)
 
     units: dict[str, UnitResult] = {}
@@ -263,17 +285,25 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
     if as_of is None:     # the data's time: the newest file used (its save time), not this computer's clock
         times = [r.submission.received for r in units.values() if r.submission is not None and r.submission.received]
         as_of = datetime.fromtimestamp(int(max(times))) if times else datetime.now()
+    # Files whose only time is the file system's, all with the same one: the inbox was copied or
+    # unpacked at once, and that time says nothing of when each unit sent its report.
+    guessed = [r.submission.received for r in units.values()
+               if r.submission is not None and r.submission.received_from == FILE_TIME]
+    same_time = len(guessed) > 1 and len(set(guessed)) == 1
+    if same_time:
+        findings.append(finding("received-times-equal", received=f"{datetime.fromtimestamp(guessed[0]):%H:%M %d/%m/%Y}"))
     for code, r in units.items():
         if code == sub_tree.root and r.status != COVERED:
             r.status = ROOT if r.submission is None else SENT
         if r.status == COVERED or r.submission is None:
             continue
-        if r.submission.received_from == FILE_TIME and (r.deadline or r.ignored):
+        if r.submission.received_from == FILE_TIME and (r.deadline or r.ignored) and not same_time:
             findings.append(finding("received-time-guessed", file=r.submission.source, unit=code,
                                     received=f"{datetime.fromtimestamp(r.submission.received):%H:%M %d/%m/%Y}"))
         if r.errors:
             r.status = HAS_ERRORS
-        elif r.deadline and datetime.fromtimestamp(r.submission.received) > datetime.combine(r.deadline, time.max):
+        elif r.deadline and not (same_time and r.submission.received_from == FILE_TIME) \
+                and datetime.fromtimestamp(r.submission.received) > datetime.combine(r.deadline, time.max):
             r.status = LATE
             findings.append(finding("late", file=r.submission.source, unit=code,
                                     received=f"{datetime.fromtimestamp(r.submission.received):%H:%M %d/%m/%Y}",

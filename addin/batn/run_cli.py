@@ -164,6 +164,65 @@ def history_command(unit: str, *, config: Optional[Path] = None, ledger: Optiona
     return OK
 
 
+def import_command(files: list[Path], *, config: Optional[Path] = None, ledger: Optional[Path] = None,
+                   catalog: Optional[str] = None, units: Optional[Path] = None, as_json: bool = False) -> int:
+    """`batn lich-su nhap FILE…`: earlier periods into the ledger (batn.past, Ledger.import_past).
+    Exit status 0 all taken, 1 some files or rows refused (named), 2 the command could not run."""
+    from .catalogue import CatalogueError, load_catalogue
+    from .ledger import Ledger, LedgerError
+    from .past import read_past
+    from .runconfig import ConfigError, load_config
+    from .units import UnitsFileError, load_units
+
+    try:
+        if ledger is None:
+            if config is None:
+                err.print("[bold red]Lỗi:[/] cần --config (tệp cấu hình lịch chạy) hoặc --ledger (tệp sổ theo dõi)")
+                return CANNOT_RUN
+            cfg = load_config(config)
+            ledger_path, archive = cfg.ledger, cfg.archive
+            catalog, units = catalog or cfg.catalogue, units or cfg.units
+        else:
+            ledger_path, archive = ledger, None
+        cat = load_catalogue(catalog) if catalog else None
+        tree = load_units(units) if units else None
+    except (ConfigError, CatalogueError, UnitsFileError, OSError) as e:
+        err.print(f"[bold red]Lỗi:[/] {_t(e)}")
+        return CANNOT_RUN
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        err.print(f"[bold red]Lỗi:[/] không có tệp {', '.join(_path(f) for f in missing)}")
+        return CANNOT_RUN
+    items, problems = [], []
+    for f in files:
+        got, found = read_past(f, cat, tree)
+        items += got
+        problems += found
+    try:
+        with Ledger(ledger_path, archive) as led:
+            run_id, new = led.import_past(items, "lich-su nhap: " + ", ".join(str(f) for f in files))
+    except LedgerError as e:
+        err.print(f"[bold red]Lỗi:[/] {_t(e)}")
+        return CANNOT_RUN
+    status = HAS_ERRORS if any(p.severity.value == "lỗi" for p in problems) else OK
+    if as_json:
+        print(json.dumps(json_ready({
+            "run_id": run_id, "new": new, "read": len(items),
+            "imported": [{"unit": i.unit, "period": i.period, "catalogue": i.catalogue, "source": shown(i.source),
+                          "totals": i.is_total, "values": i.values} for i in items],
+            "findings": [finding_dict(p) for p in problems]}), ensure_ascii=False, indent=2))
+        return status
+    periods = sorted({i.period for i in items})
+    if new:
+        out.print(f"Đã nhập vào sổ theo dõi {new} báo cáo của {len({i.unit for i in items})} đơn vị, "
+                  f"kỳ {', '.join(periods)} (lần nhập số {run_id}).")
+    elif items:
+        out.print(f"Sổ theo dõi đã có đủ {len(items)} báo cáo này từ trước; không nhập thêm gì.")
+    for p in problems:
+        out.print(f"  [red]{p.severity}[/] {_path(p.file)}: {_t(p.message)}")
+    return status
+
+
 # ---------------------------------------------------------------- typer commands
 
 def _period_id(text: str, config: Optional[Path]) -> str:
@@ -193,12 +252,31 @@ def run(config: Path = typer.Argument(..., metavar="TỆP_CẤU_HÌNH",
     raise typer.Exit(run_command(config, as_json=as_json, quiet=quiet))
 
 
-def lich_su(unit: str = typer.Argument(..., metavar="MÃ_ĐƠN_VỊ", help="Mã đơn vị"),
+IMPORT = "nhap"     # `batn lich-su nhap FILE…`: the word in place of a unit code
+
+
+def lich_su(unit: str = typer.Argument(..., metavar="MÃ_ĐƠN_VỊ",
+                                       help=f"Mã đơn vị; hoặc “{IMPORT}” rồi các tệp để nhập số liệu các kỳ trước"),
+            files: Optional[list[Path]] = typer.Argument(None, metavar="TỆP", show_default=False,
+                                                         help=f"Với “{IMPORT}”: tệp tổng hợp, biểu mẫu đã điền hoặc "
+                                                              "bảng số liệu (đơn vị, kỳ, chỉ tiêu, số liệu) các kỳ trước"),
             config: Optional[Path] = typer.Option(None, "--config", help="Tệp cấu hình lịch chạy (lấy sổ theo dõi)"),
             ledger: Optional[Path] = typer.Option(None, "--ledger", help="Tệp sổ theo dõi .sqlite3"),
             period: Optional[str] = typer.Option(None, "--period", help="Chỉ một kỳ báo cáo"),
+            catalog: Optional[str] = typer.Option(None, "--catalog", help=f"Với “{IMPORT}”: bộ chỉ tiêu của bảng số liệu"),
+            units: Optional[Path] = typer.Option(None, "--units", help=f"Với “{IMPORT}”: danh sách đơn vị (kể cả đơn vị cũ)"),
             as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON")) -> None:
-    """Các lần gửi báo cáo của một đơn vị và những số liệu đơn vị đã sửa."""
+    """Các lần gửi báo cáo của một đơn vị và những số liệu đơn vị đã sửa; `lich-su nhap TỆP…` nhập số liệu
+    các kỳ trước vào sổ theo dõi."""
+    if unit == IMPORT:
+        if not files:
+            err.print(f"[bold red]Lỗi:[/] cần ít nhất một tệp sau “{IMPORT}”")
+            raise typer.Exit(CANNOT_RUN)
+        raise typer.Exit(import_command(files, config=config, ledger=ledger, catalog=catalog, units=units,
+                                        as_json=as_json))
+    if files:
+        err.print(f"[bold red]Lỗi:[/] thừa tham số {', '.join(_path(f) for f in files)}")
+        raise typer.Exit(CANNOT_RUN)
     if period:
         period = _period_id(period, config)
     raise typer.Exit(history_command(unit, config=config, ledger=ledger, period=period, as_json=as_json))

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .findings import count
-from .history import figure_text, history_outliers
+from .history import figure_text, add_outliers
 from .ledger import ChangeRow, Incoming, Ledger, LedgerError, Received, RunBatch
 from .model import FIRST_SEEN, SAVED_IN_FILE, Catalogue, Finding, Period, Severity, Submission, UnitTree
 from .reminders import Reminder, reminders_csv, reminders_for, send_reminders
@@ -215,8 +215,13 @@ def _read_sources(cfg: RunConfig, ledger: Ledger, catalogue: Catalogue, outputs:
             continue
         copy = ledger.archive_path(rec)
         sub = read_submission(copy, catalogue)
-        if sub.received_from != SAVED_IN_FILE:   # no save time inside: when the ledger first saw it
-            sub.received, sub.received_from = ledger.first_seen(rec.sha256, rec.mtime), FIRST_SEEN
+        # A file an earlier run recorded keeps the time it got then; a new one its own save time,
+        # and without one, now: the ledger sees it for the first time.
+        seen = ledger.first_seen(rec.sha256, None)
+        if seen is not None:
+            sub.received, sub.received_from = seen, FIRST_SEEN
+        elif sub.received_from != SAVED_IN_FILE:
+            sub.received, sub.received_from = time.time(), FIRST_SEEN
         rec = replace(rec, mtime=sub.received)
         sub.source, sub.sha256 = rec.source, rec.sha256
         sub.findings = [replace(x, file=rec.source) if x.file == str(copy) else x for x in sub.findings]
@@ -427,7 +432,8 @@ def _build_outputs(cfg: RunConfig, cons: Consolidation, tree: UnitTree, settings
             inp = report_input_from_workbook(tmp, tree)
         inp.period = cons.period
         # The comparison with the last period of the same kind in the ledger, inside the sentences.
-        inp.previous = previous_from_history(inp, ledger.totals_history(inp.unit.code))
+        inp.previous = previous_from_history(inp, ledger.totals_history(inp.unit.code,
+                                                                        also=tree.predecessors(inp.unit.code)))
         doc = build_report(inp, settings, number=cfg.report_number, on=on)
         for k, p in reports.items():
             if p.suffix.lower() == ".docx":
@@ -490,10 +496,7 @@ def _run_locked(cfg: RunConfig, tree: UnitTree, catalogue: Catalogue, period: Pe
                            else datetime.fromtimestamp(int(cfg.units.stat().st_mtime)))
         as_of = cons.as_of
         cons.findings[:0] = notes              # every file of the inbox is read or named
-        own = {c: ledger.own_history(c) for c, r in cons.units.items() if r.submission is not None}
-        for f in history_outliers(cons, own, cfg.history):
-            cons.findings.append(f)
-            cons.units[f.unit].warnings += 1
+        add_outliers(cons, ledger, cfg.history)
         reminders = reminders_for(cons)
         data = _build_outputs(cfg, cons, tree, settings, ledger, paths, reminders,
                               _report_date(cfg, as_of, now))

@@ -31,7 +31,7 @@ from .model import Unit, UnitTree
 __all__ = ["UnitsFileError", "load_units", "units_from_rows", "write_units_csv", "COLUMNS"]
 
 REQUIRED = ("code", "name", "parent")
-OPTIONAL = ("level", "place", "issuer", "signer", "contact")
+OPTIONAL = ("level", "place", "issuer", "signer", "contact", "merged_into", "merged_from")
 COLUMNS = REQUIRED + OPTIONAL
 
 _CODE_OK = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -168,6 +168,8 @@ def _check(rows: Iterable[dict], where: Sequence[str]) -> tuple[list[Unit], list
         if u.code in seen:
             continue
         seen.add(u.code)
+        if u.merged_into and u.parent is None:
+            continue                        # a former unit needs no place in today's tree
         if u.parent is None:
             roots.append(u.code)
         elif u.parent == u.code:
@@ -178,6 +180,8 @@ def _check(rows: Iterable[dict], where: Sequence[str]) -> tuple[list[Unit], list
         else:
             parent_of[u.code] = u.parent
     del seen
+
+    problems.extend(_merge_problems(units, first, where))
 
     for cycle in _cycles(parent_of, first):
         chain = " → ".join(cycle + cycle[:1])
@@ -190,6 +194,37 @@ def _check(rows: Iterable[dict], where: Sequence[str]) -> tuple[list[Unit], list
         problems.append(f"Có {len(roots)} đơn vị gốc (không có đơn vị cấp trên): {listed}; "
                         "chỉ được có một")
     return units, problems
+
+
+def _merge_problems(units: list[Unit], first: dict[str, int], where: Sequence[str]) -> list[str]:
+    """A merge must lead, through any chain of merges, to a unit that still exists."""
+    from .periods import parse_period
+
+    into = {u.code: u.merged_into for u in units if u.merged_into}
+    out = []
+    for u in units:
+        if not u.merged_into or first.get(u.code) is None:
+            continue
+        at = _cap(where[first[u.code]])
+        if u.merged_into == u.code:
+            out.append(f"{at}: đơn vị '{u.code}' sáp nhập vào chính nó")
+            continue
+        if u.merged_into not in first:
+            out.append(f"{at}: đơn vị '{u.code}' sáp nhập vào '{u.merged_into}', mã này không có trong danh sách")
+            continue
+        code, seen = u.code, set()
+        while code in into and code not in seen:
+            seen.add(code)
+            code = into[code]
+        if code in seen:
+            out.append(f"{at}: sáp nhập vòng quanh bắt đầu từ đơn vị '{u.code}'")
+        if u.merged_from:
+            try:
+                parse_period(u.merged_from)
+            except ValueError:
+                out.append(f"{at}: kỳ bắt đầu sáp nhập '{u.merged_from}' của đơn vị '{u.code}' không hợp lệ "
+                           "(ví dụ: 2025, 2025-H2)")
+    return out
 
 
 def _cycles(parent_of: dict[str, str], order: dict[str, int]) -> list[list[str]]:
@@ -350,6 +385,6 @@ def write_units_csv(tree: UnitTree, path: str | PathLike) -> None:
     with open(path, "w", encoding="utf-8-sig", newline="") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS)
-        for u in tree.units.values():
+        for u in tree._given or tree.units.values():          # former units too, with their parents as written
             w.writerow([u.code, u.name, u.parent or "", *(getattr(u, k) for k in OPTIONAL)])
 
