@@ -173,3 +173,18 @@ def test_the_successors_own_file_wins_over_a_later_one_under_a_former_code(provi
     d1 = next(u for u in data["units"] if u["code"] == "D1")
     assert d1["file"].endswith("D1_2026-H1.xlsx") and data["totals"][CODE] == 111
     assert any(f["kind"] == "duplicate-unit" and f["unit"] == "D1" for f in data["findings"])
+
+
+def test_report_compares_with_the_ledger_without_batn_run(tmp_path):
+    """`batn report --ledger`: the earlier period imported into the ledger gives the comparisons."""
+    root = Path(__file__).resolve().parent.parent
+    ledger = tmp_path / "so.sqlite3"
+    code, out = run("lich-su", "nhap", root / "templates" / "demo" / "TongHop_TD_AG_2025-H1.xlsx", "--ledger", ledger)
+    assert code == 0, out
+    cons = root / "workbooks" / "demo" / "TongHop_TD_AG_2026-H1.xlsx"
+    for extra, want in (((), 0), (("--ledger", ledger), 1)):
+        code, out = run("report", cons, "--out", tmp_path / "bc.txt", "--date", "2026-06-30",
+                        "--units", root / "workbooks" / "demo" / "don_vi.csv", *extra)
+        assert code == 0, out
+        text = (tmp_path / "bc.txt").read_text(encoding="utf-8")
+        assert ("so với cùng kỳ năm 2025" in text) == bool(want), text[:2000]

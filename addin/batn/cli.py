@@ -163,6 +163,9 @@ def report(
     previous: Optional[Path] = typer.Option(None, "--previous",
                                             help="Tệp tổng hợp (hoặc biểu mẫu đã điền) của kỳ trước, để so sánh"),
     period_config: Optional[Path] = typer.Option(None, "--period-config", help="Tệp thiết lập kỳ báo cáo (TOML)"),
+    ledger: Optional[Path] = typer.Option(None, "--ledger",
+                                          help="Sổ theo dõi (.sqlite3): so sánh với kỳ trước đã ghi trong sổ "
+                                               "(khi không có --previous)"),
 ) -> None:
     """Viết văn bản BÁO CÁO theo thể thức của Đoàn từ tệp tổng hợp (.pdf: xuất qua LibreOffice)."""
     from .report.pdf import PdfError
@@ -172,7 +175,7 @@ def report(
     with clear_errors(PdfError):
         path, doc = pipeline.report_from_workbook(consolidated, out_file, number=number, on=parse_date(on),
                                                   config=config, units=units, previous=previous,
-                                                  period_config=period_config)
+                                                  period_config=period_config, ledger=ledger)
     for w in doc.warnings:
         out.print(f"[yellow]Cảnh báo:[/] {terminal(w)}")
     out.print(f"Đã viết báo cáo: {terminal(shown(path))}")

@@ -252,9 +252,12 @@ def write_report(doc: ReportDocument, out: str | Path, settings: dict | None = N
 def report_from_workbook(path: str | Path, out: str | Path, *, number: str | None = None,
                          on: date | None = None, config: str | Path | None = None,
                          units: str | Path | None = None, previous: str | Path | None = None,
-                         period_config: str | Path | None = None) -> tuple[Path, ReportDocument]:
+                         period_config: str | Path | None = None,
+                         ledger: str | Path | None = None) -> tuple[Path, ReportDocument]:
     """The report of a consolidated workbook; `previous`: an earlier period's consolidated workbook (or
-    filled template) whose figures the sentences compare with (batn.previous.load_previous)."""
+    filled template) whose figures the sentences compare with (batn.previous.load_previous); else
+    `ledger`: the latest earlier period of the same kind the ledger holds for the unit (with the
+    units merged into it, when `units` names them), as `batn run` does."""
     from .previous import load_previous
 
     settings = load_settings(config)
@@ -262,6 +265,16 @@ def report_from_workbook(path: str | Path, out: str | Path, *, number: str | Non
     inp = report_input_from_workbook(path, tree, period_config)
     if previous:
         inp.previous = load_previous(previous, inp.catalogue, current=inp.period, period_config=period_config)
+    elif ledger:
+        from .history import previous_from_history
+        from .ledger import Ledger
+
+        if not Path(ledger).is_file():
+            raise ValueError(f"Không có sổ theo dõi {ledger}")
+        with Ledger(ledger) as led:
+            code = inp.unit.code
+            history = led.totals_history(code, also=tree.predecessors(code) if tree is not None else ())
+        inp.previous = previous_from_history(inp, history)
     doc = build_report(inp, settings, number=number, on=on)
     return write_report(doc, out, settings), doc
 
