@@ -120,6 +120,7 @@ class Group:
     codes: list[str]                    # the sub-units it stands for
     tally: Tally = field(default_factory=Tally)
     totals: dict[str, float | int | None] = field(default_factory=dict)
+    rest: bool = False                  # "Các đơn vị khác": a sum of many, not drawn beside single units' figures
 
     @property
     def label(self) -> str:
@@ -155,7 +156,7 @@ def chart_groups(cons: Consolidation, max_groups: int = 12,
         return groups
     keep = set(sorted(range(len(groups)), key=lambda i: -groups[i].tally.expected)[:max_groups - 1])
     rest = [g for i, g in enumerate(groups) if i not in keep]
-    other = Group(f"{OTHERS} ({len(rest)})", [c for g in rest for c in g.codes])
+    other = Group(f"{OTHERS} ({len(rest)})", [c for g in rest for c in g.codes], rest=True)
     for g in rest:
         other.tally.merge(g.tally)
         for c in codes:

@@ -148,13 +148,16 @@ def status_chart(ws, data: _Data, groups: Sequence[Group], row: int) -> int:
 
 def indicator_charts(ws, data: _Data, groups: Sequence[Group], catalogue: Catalogue, codes: Sequence[str],
                      row: int) -> int:
-    """One chart per main indicator, under each other."""
-    height = _height(len(groups), 4.2, 0.42)
+    """One chart per main indicator, under each other. The sum of "Các đơn vị khác" is left out: beside
+    single units it would flatten every other bar; the title says how many are drawn."""
+    drawn = [g for g in groups if not g.rest]
+    note = f" — {len(drawn)} đơn vị trực thuộc lớn nhất" if len(drawn) < len(groups) else ""
+    height = _height(len(drawn), 4.2, 0.42)
     for code in codes:
         ind = catalogue[code]
         first, last = data.block(f"{ind.label} ({ind.unit})", ["Đơn vị", ind.unit],
-                                 [[g.name, g.totals.get(code) or 0] for g in groups])
-        ch = _bar(f"{ind.label} ({ind.unit})", FULL_CM, height)
+                                 [[g.name, g.totals.get(code) or 0] for g in drawn])
+        ch = _bar(f"{ind.label} ({ind.unit}){note}", FULL_CM, height)
         ch.add_data(Reference(ws, min_col=DATA_COL + 1, min_row=first, max_row=last), titles_from_data=True)
         ch.set_categories(Reference(ws, min_col=DATA_COL, min_row=first + 1, max_row=last))
         ch.series[0].graphicalProperties.solidFill = "4472C4"
