@@ -137,7 +137,7 @@ def _settings_sheet(wb: Workbook, periods: str, cats: str) -> None:
 
 def _units_sheet(wb: Workbook) -> None:
     ws = wb.create_sheet(UNITS_SHEET)
-    widths = (14, 44, 18, 18, 16, 16, 22, 30)
+    widths = (14, 44, 18, 18, 16, 16, 22, 30, 18, 14)
     for c, ((key, header), width) in enumerate(zip(UNIT_COLUMNS, widths), start=1):
         cell = ws.cell(UNITS_FIRST_ROW - 1, c, header)
         cell.font, cell.fill = Font(bold=True), HEADER

@@ -22,7 +22,7 @@ from ..catalogue import CatalogueError, load_catalogue
 from ..checks import check_submission
 from ..findings import count
 from ..model import Finding, Severity, Submission
-from ..pipeline import consolidate_inbox, load_period, make_templates, report_from_workbook
+from ..pipeline import consolidate_inbox, load_period, make_templates, report_from_workbook, warn_outliers
 from ..rollup import Consolidation
 from ..units import UnitsFileError, units_from_rows, write_units_csv
 from ..xlsx.reader import read_submission
@@ -190,6 +190,8 @@ def tong_hop_book(book) -> ConsolidationResult:
         raise SettingsError(f"Không có thư mục nhận báo cáo: {s.inbox}")
     try:
         cons = consolidate_inbox(s.inbox, tree, cat, per, root=s.unit, progress=_progress(book, "đọc báo cáo"))
+        if s.ledger is not None and s.ledger.is_file():      # history: the same warnings as `consolidate --ledger`
+            warn_outliers(cons, s.ledger)
     finally:
         _done_progress(book)
     from ..pipeline import consolidation_paper
@@ -239,7 +241,7 @@ def xuat_bao_cao_book(book) -> ReportResult:
             units = Path(tmp) / "don_vi.csv"
             write_units_csv(tree, units)
             path, _doc = report_from_workbook(src, out, number=s.number, on=s.on, config=s.report_config,
-                                              units=units)
+                                              units=units, ledger=s.ledger if s.ledger and s.ledger.is_file() else None)
     else:
         folder = book_folder(book)
         if folder is None:

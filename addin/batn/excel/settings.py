@@ -32,6 +32,9 @@ SETTINGS: tuple[tuple[str, str, str, bool], ...] = (
     ("BATN_SET_DATE", "Ngày ban hành", "Ngày ghi trên văn bản báo cáo. Để trống: ngày bấm nút.", False),
     ("BATN_SET_REPORT_CONFIG", "Tệp thiết lập văn bản (.toml)",
      "Cơ quan ban hành, người ký, nơi nhận... Để trống: thiết lập mặc định.", False),
+    ("BATN_SET_LEDGER", "Sổ theo dõi (.sqlite3)",
+     "Sổ có số liệu các kỳ trước (batn lich-su nhap, batn run): so sánh với kỳ trước và cảnh báo số liệu "
+     "bất thường. Để trống: không so sánh.", False),
 )
 SETTINGS_FIRST_ROW = 4           # row of the first setting; label in A, value in B, hint in C
 
@@ -45,6 +48,8 @@ UNIT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("issuer", "Cơ quan ban hành (viết tắt)"),
     ("signer", "Người ký"),
     ("contact", "Liên hệ"),
+    ("merged_into", "Đã sáp nhập vào (mã)"),
+    ("merged_from", "Sáp nhập từ kỳ"),
 )
 UNITS_FIRST_ROW = 2
 
@@ -64,6 +69,7 @@ class Settings:
     number: str | None
     on: date | None
     report_config: Path | None
+    ledger: Path | None = None
 
 
 def _text(v: object) -> str:
@@ -114,6 +120,7 @@ def settings_from_values(values: dict[str, object], base: Path | None) -> Settin
         number=_text(values.get("BATN_SET_NUMBER")) or None,
         on=_date(values.get("BATN_SET_DATE")),
         report_config=_path(config, base) if config else None,
+        ledger=_path(_text(values.get("BATN_SET_LEDGER")), base) if _text(values.get("BATN_SET_LEDGER")) else None,
     )
 
 
