@@ -331,6 +331,8 @@ class SheetsStandIn:
         self.refresh_tokens: dict[str, dict] = {}             # refresh token -> client, email, scopes
         self.violations: list[str] = []                       # requests Google's discovery does not know
         self.validate = True
+        self.faults: list[dict] = []                          # injected failures (see `fail`)
+        self.after_write: list[Callable[["SheetsStandIn", str], None]] = []   # called after each applied write
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -418,6 +420,22 @@ class SheetsStandIn:
         with self.lock:
             self._storm = [statuses[i % len(statuses)] for i in range(n)]
 
+    def fail(self, path_end: str, *, nth: int = 1, applied: bool, how: str = "drop", contains: str = "") -> None:
+        """Fail the `nth` next request whose path ends with `path_end` (and whose body holds `contains`):
+        `applied` (Google did it, the answer is lost) or not; `how`: "drop" closes the connection without
+        an answer, "500" answers 500."""
+        with self.lock:
+            self.faults.append({"path": path_end, "left": nth, "applied": applied, "how": how, "contains": contains})
+
+    def _fault_for(self, path: str, body: bytes = b"") -> dict | None:
+        for f in self.faults:
+            if path.endswith(f["path"]) and f["contains"].encode() in body:
+                f["left"] -= 1
+                if f["left"] == 0:
+                    self.faults.remove(f)
+                    return f
+        return None
+
     def reset_log(self) -> None:
         with self.lock:
             self.log.clear()
@@ -501,7 +519,7 @@ class SheetsStandIn:
                                     "RATE_LIMIT_EXCEEDED") if code == 429 else
                            ApiError(code, "The service is currently unavailable.", "UNAVAILABLE"))
                 if path == "/token" and method == "POST":
-                    status, payload = self._token(body)
+                    status, payload = self._token(body, headers)
                     entry.status = status
                     return status, payload, {}
                 if kind in ("read", "write") and self.validate:
@@ -520,11 +538,28 @@ class SheetsStandIn:
                 if kind in ("read", "write"):
                     self._scope_check(kind, scopes, path)
                     self._charge(user, kind)
+                fault = self._fault_for(path, body) if kind == "write" else None
+                if fault and not fault["applied"]:
+                    entry.status = 0 if fault["how"] == "drop" else 500
+                    if fault["how"] == "drop":
+                        raise _Drop()
+                    raise ApiError(500, "Internal error encountered.", "INTERNAL")
                 payload = self._route(method, path, query, body, user, scopes)
                 entry.status = 200
+                if kind == "write":
+                    m = re.match(r"^/v4/spreadsheets/([^/:]+)", path)
+                    for hook in self.after_write:
+                        hook(self, unquote(m.group(1)) if m else "")
+                if fault:
+                    entry.status = 0 if fault["how"] == "drop" else 500
+                    if fault["how"] == "drop":
+                        raise _Drop()
+                    raise ApiError(500, "Internal error encountered.", "INTERNAL")
                 return 200, payload, {}
+        except _Drop:
+            raise
         except ApiError as e:
-            entry.status = e.code
+            entry.status = e.code if not entry.status else entry.status
             return e.code, e.body(), {}
         except Exception as e:  # a bug here must read as a server error, not hang the client
             entry.status = 500
@@ -569,8 +604,15 @@ class SheetsStandIn:
         self._used[key] = self._used.get(key, 0) + 1
 
     # ---- OAuth token endpoint (JWT bearer grant)
-    def _token(self, body: bytes) -> tuple[int, dict]:
+    def _token(self, body: bytes, headers=None) -> tuple[int, dict]:
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
+        auth = (headers or {}).get("Authorization", "") if headers is not None else ""
+        if auth.startswith("Basic "):          # client credentials by HTTP Basic, as requests-oauthlib sends them
+            from urllib.parse import unquote_plus
+
+            cid, _, secret = base64.b64decode(auth[6:]).decode("utf-8").partition(":")
+            form.setdefault("client_id", unquote_plus(cid))
+            form.setdefault("client_secret", unquote_plus(secret))
         if form.get("grant_type") == "authorization_code":
             return self._token_from_code(form)
         if form.get("grant_type") == "refresh_token":
@@ -1387,6 +1429,10 @@ def _rs256_ok(public_key, signed: bytes, signature: bytes) -> bool:
 
 # ------------------------------------------------------------------ HTTP
 
+class _Drop(Exception):
+    """Close the connection without an answer (an injected failure)."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     standin: SheetsStandIn
     protocol_version = "HTTP/1.1"
@@ -1399,7 +1445,11 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query, keep_blank_values=True)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        status, payload, extra = self.standin.handle(self.command, parts.path, query, self.headers, body)
+        try:
+            status, payload, extra = self.standin.handle(self.command, parts.path, query, self.headers, body)
+        except _Drop:
+            self.close_connection = True
+            return
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")

@@ -266,3 +266,26 @@ def test_google_source_config(world, capsys):
     # no key anywhere: exit status 2 with the door's explanation
     assert run_command(_config(w, in_env=True)) == 2
     assert "BATN_GOOGLE_CREDENTIALS" in capsys.readouterr().err
+
+
+def test_timeliness_first_seen_last_changed_and_edits_after_the_cutoff(world):
+    """Each run records when a unit's figures were first seen and when they last changed (the ledger's
+    submission rows: one per distinct content, received = first seen); after `batn gsheets chot` a
+    changed unit is reported "sửa sau hạn" by `batn run` too."""
+    from batn.gsheets.deadline import lock_spreadsheet
+
+    w = world
+    cfg = _config(w)
+    _run(cfg)
+    _run(cfg, now=NOW + timedelta(hours=1))                            # nothing changed: nothing recorded
+    lock_spreadsheet(w["clerk"], w["key"], w["cat"], now=DEADLINE)
+    assert _run(cfg, now=NOW + timedelta(hours=2)).findings is not None
+    w["standin"].type_into(w["key"], f"'CD_A'!D{w['row']}", "21")      # changed after the cut-off
+    out = _run(cfg, now=DEADLINE + timedelta(hours=3))
+    late = [f for f in out.findings if f.kind == "edited-after-cutoff"]
+    assert [f.unit for f in late] == ["CD_A"] and "Sửa sau hạn" in late[0].message
+    with Ledger(w["ws"] / "so" / "batn.sqlite3") as led:
+        rows = led.submissions("CD_A")
+    first_seen, last_changed = rows[0].received, rows[-1].received
+    assert first_seen == NOW.timestamp() and last_changed == (DEADLINE + timedelta(hours=3)).timestamp()
+    assert len(rows) == 2

@@ -303,11 +303,16 @@ class _Planner:
 
     # ---- the plan
     def plan(self) -> list[Group]:
+        # the guide's head first (the tab exists from creation: protected by the first batch), its
+        # content last (it links to the unit tabs, whose ids are known by then)
+        self.group(G.GUIDE_TAB)
+        self.first.append({"updateSpreadsheetProperties": {
+            "properties": {"locale": LOCALE, "timeZone": TIME_ZONE}, "fields": "locale,timeZone"}})
+        guide_sid, _new = self.tab(G.GUIDE_TAB, 60 + len(self.units), 6, 0)
+        self.drop_old_protections(G.GUIDE_TAB)
+        self.first.append(protect({"sheetId": guide_sid}, "batn: hướng dẫn", self.batn, locked=True))
         for i, title in enumerate((G.CONSOLIDATED_TAB, G.STATUS_TAB, G.FINDINGS_TAB), start=1):
             self.group(title)
-            if i == 1:
-                self.first.append({"updateSpreadsheetProperties": {
-                    "properties": {"locale": LOCALE, "timeZone": TIME_ZONE}, "fields": "locale,timeZone"}})
             sid, _new = self.tab(title, 200, 26, i, frozen_rows=0)
             self.drop_old_protections(title)
             self.first.append(protect({"sheetId": sid}, f"batn: {title} (batn ghi)", self.batn, locked=True))
@@ -317,14 +322,11 @@ class _Planner:
                 self.unit_tab(self.tree[code], tl, 4 + n)
         else:
             self.rows_tabs()
-        self.guide()          # last: it links to the unit tabs, whose ids are known by now
+        self.guide(guide_sid)
         return self.groups
 
-    def guide(self) -> None:
-        self.group(G.GUIDE_TAB)
-        sid, _new = self.tab(G.GUIDE_TAB, 60 + len(self.units), 6, 0)
-        self.drop_old_protections(G.GUIDE_TAB)
-        self.first.append(protect({"sheetId": sid}, "batn: hướng dẫn", self.batn, locked=True))
+    def guide(self, sid: int) -> None:
+        self.group(G.GUIDE_TAB + " (nội dung)")
         root = self.tree[self.root]
         rows_hint = ("trang mang mã đơn vị mình (ví dụ trang “" + (self.units[0] if self.units else "CD_A") + "”)"
                      if self.layout == G.TABS else f"dòng của đơn vị mình trên trang “{G.ROWS_TAB}”")
@@ -520,10 +522,12 @@ class _Planner:
                                       locked=self.locked))
 
 
-def batches(groups: list[Group] | list[dict], max_requests: int = MAX_BATCH_REQUESTS,
-            max_bytes: int = MAX_BATCH_BYTES) -> list[list[dict]]:
+def batches(groups: list[Group] | list[dict], max_requests: int | None = None,
+            max_bytes: int | None = None) -> list[list[dict]]:
     """Split the plan in order into batches under Google's recommended payload size. A group's head
     is never split (it starts a new batch when it does not fit), its body may be."""
+    max_requests = max_requests or MAX_BATCH_REQUESTS
+    max_bytes = max_bytes or MAX_BATCH_BYTES
     if groups and isinstance(groups[0], dict):                 # a plain request list: one body
         groups = [Group("", body=list(groups))]                # type: ignore[arg-type]
     out: list[list[dict]] = [[]]

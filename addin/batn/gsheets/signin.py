@@ -222,7 +222,7 @@ def code_from(pasted: str, state: str) -> str:
 
 
 def sign_in(client: dict, *, all_spreadsheets: bool = False, browser: bool = True,
-            show: Callable[[str], None] | None = None, ask: Callable[[str], str] = input,
+            show: Callable[[str], None] | None = None, ask: Callable[[str], str] | None = None,
             api_base: str | None = None, timeouts: Timeouts | None = None,
             wait: float = WAIT_FOR_CONSENT) -> SignedIn:
     """Run the flow and store the sign-in. `browser`: the loopback flow (the consent page opens here);
@@ -246,7 +246,8 @@ def sign_in(client: dict, *, all_spreadsheets: bool = False, browser: bool = Tru
         else:
             flow.redirect_uri = f"http://127.0.0.1:{_free_port()}/"
             _url, state = flow.authorization_url(prompt="consent")
-            flow.fetch_token(code=code_from(ask("Dán địa chỉ trình duyệt chuyển tới (hoặc mã) vào đây: "), state))
+            pasted = (ask or input)("Dán địa chỉ trình duyệt chuyển tới (hoặc mã) vào đây: ")
+            flow.fetch_token(code=code_from(pasted, state))
     except SignInError:
         raise
     except OAuth2Error as e:
