@@ -8,7 +8,6 @@ the check of every request against Google's discovery documents. Nothing here le
 from __future__ import annotations
 
 import json
-import os
 import random
 import socket
 import stat

@@ -289,3 +289,23 @@ def test_timeliness_first_seen_last_changed_and_edits_after_the_cutoff(world):
     first_seen, last_changed = rows[0].received, rows[-1].received
     assert first_seen == NOW.timestamp() and last_changed == (DEADLINE + timedelta(hours=3)).timestamp()
     assert len(rows) == 2
+
+
+def test_batn_run_uses_the_clerks_sign_in_when_no_key_is_given(world, monkeypatch):
+    """No service-account key anywhere: `batn run` reads the sheet as the person who ran dang-nhap."""
+    pytest.importorskip("google_auth_oauthlib")
+    from batn.gsheets import signin
+
+    w = world
+    standin = w["standin"]
+    standin.register_oauth_client("1-batn.apps.googleusercontent.com", "bi-mat")
+    client = {"installed": {"client_id": "1-batn.apps.googleusercontent.com", "client_secret": "bi-mat"}}
+    # the clerk's sign-in with the copy-paste flow; the sheet was created by batn for the clerk (drive.file)
+    pasted: list = []
+    done = signin.sign_in(signin.load_client(json.dumps(client)), browser=False, api_base=standin.base_url,
+                          show=lambda url: pasted.append(standin.consent(url, CLERK)), ask=lambda p: pasted[-1])
+    assert done.account == CLERK
+    monkeypatch.setenv("BATN_SHEETS_API_BASE", standin.base_url)
+    out = _run(_config(w, in_env=True, write_back=True))
+    assert (out.sent, out.expected) == (2, 3) and out.written_back
+    assert {e.user for e in standin.api_requests()} == {CLERK}
