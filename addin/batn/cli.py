@@ -105,7 +105,10 @@ def consolidate(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Địa chỉ Dask scheduler, ví dụ tcp://10.0.0.5:8786"),
     workers: Optional[int] = typer.Option(None, "--workers", help="Số tiến trình đọc tệp (mặc định: số nhân)"),
     ledger: Optional[Path] = typer.Option(None, "--ledger",
-                                          help="Sổ theo dõi (.sqlite3) có số liệu các kỳ trước: cảnh báo số liệu bất thường"),
+                                          help="Sổ theo dõi (.sqlite3): cảnh báo số liệu bất thường so với các kỳ trước, "
+                                               "trạng thái trả lại / duyệt của từng báo cáo"),
+    approved_only: bool = typer.Option(False, "--chi-da-duyet",
+                                       help="Chỉ tổng hợp báo cáo đã duyệt (cần --ledger)"),
     pdf: bool = typer.Option(False, "--pdf", help="Xuất thêm bản PDF để in (cần LibreOffice), cạnh tệp .xlsx"),
     previous: Optional[Path] = typer.Option(None, "--previous",
                                             help="Tệp tổng hợp của kỳ trước: biểu đồ so sánh với kỳ trước"),
@@ -127,9 +130,12 @@ def consolidate(
             fail(f"Mã đơn vị '{root}' không có trong danh sách đơn vị")
         if ledger is not None and not ledger.is_file():
             fail(f"Không có sổ theo dõi {shown(ledger)}")
+        if approved_only and ledger is None:
+            fail("--chi-da-duyet cần --ledger (sổ theo dõi ghi các báo cáo đã duyệt)")
         with progress_bar("Đọc báo cáo", quiet=as_json) as prog:
             cons = pipeline.consolidate_inbox(inbox, tree, cat, per, root=root, progress=prog, engine=engine,
-                                              workers=workers, scheduler=scheduler)
+                                              workers=workers, scheduler=scheduler, ledger=ledger,
+                                              approved_only=approved_only)
         if ledger is not None:
             pipeline.warn_outliers(cons, ledger)
         paper = pipeline.consolidation_paper(cat, per, config=config, number=number, on=parse_date(on),
@@ -205,9 +211,11 @@ def demo(out_dir: Path = typer.Option(Path("batn-demo"), "--out", help="Thư m�
 def _register_doors() -> None:
     """Commands that live with their door: the scheduled run, the ledger history, Google Sheets."""
     from .gsheets.cli import gsheets_app
+    from .review_cli import register as register_review
     from .run_cli import register
 
     register(app)
+    register_review(app)
     app.add_typer(gsheets_app, name="gsheets")
 
 

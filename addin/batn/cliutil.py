@@ -271,12 +271,28 @@ def progress_bar(label: str, quiet: bool = False) -> Iterator:
 def consolidation_dict(cons) -> dict:
     """The consolidation as JSON-ready data: the common part of every door's --json. File names are
     shown with visible escapes and every text is one UTF-8 can carry (batn.textsafe)."""
-    return json_ready({"root": cons.tree.root, "period": cons.period.id, "catalog": cons.catalogue.id,
-                       "sent": len(cons.sent), "expected": len(cons.expected), "totals": cons.totals,
-                       "units": [{"code": r.code, "name": r.name, "status": r.status,
-                                  "file": shown(r.submission.source) if r.submission else ""}
-                                 for r in cons.units.values()],
-                       "findings": [finding_dict(f) for f in cons.findings]})
+    from .completeness import subtree_tallies
+    from .review import review_counts
+
+    tallies = subtree_tallies(cons)
+
+    def unit(r) -> dict:
+        t = tallies.get(r.code)
+        out = {"code": r.code, "name": r.name, "status": r.status,
+               "file": shown(r.submission.source) if r.submission else ""}
+        if t is not None:               # an intermediate unit: its own sub-tree's rates
+            out.update(sent_below=t.sent, on_time_below=t.in_time, expected_below=t.expected)
+        if cons.reviews:
+            out["review"] = cons.reviews[r.code].state if r.code in cons.reviews else ""
+        return out
+
+    data = {"root": cons.tree.root, "period": cons.period.id, "catalog": cons.catalogue.id,
+            "sent": len(cons.sent), "expected": len(cons.expected), "totals": cons.totals,
+            "units": [unit(r) for r in cons.units.values()],
+            "findings": [finding_dict(f) for f in cons.findings]}
+    if cons.reviews:
+        data["reviews"] = review_counts(cons.reviews, (r.code for r in cons.expected))
+    return json_ready(data)
 
 
 def finding_dict(f) -> dict:

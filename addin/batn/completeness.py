@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
-from .rollup import HAS_ERRORS, LATE, MISSING, SENT, Consolidation, UnitResult
+from .rollup import AWAITING, HAS_ERRORS, LATE, MISSING, SENT, Consolidation, UnitResult
 from .vn import ty_le
 
 ON_TIME = "đúng hạn"          # a status bucket of the charts: sent, on time, no lỗi
@@ -47,6 +47,8 @@ class Tally:
             self.errors_late += is_late(r)
         elif r.status == MISSING:
             self.missing += 1
+        elif r.status == AWAITING:          # sent, held back until approved (only approved reports count)
+            self.on_time += 1
         else:              # the consolidating unit, units covered by a total: not expected
             return
         self.expected += 1

@@ -39,7 +39,7 @@ from .xlsx.reader import sha256_of
 __all__ = ["Ledger", "LedgerError", "Received", "Incoming", "RunBatch", "Recorded", "ChangeRow",
            "SubmissionRow", "change_sentence", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2       # 2: reviews (send back, approve)
 PAST_STATUS = "nhập lịch sử"      # a submission brought in by `batn lich-su nhap`, not received by a run
 TMP_PREFIX = ".batn-tmp-"
 
@@ -141,6 +141,17 @@ CREATE TABLE IF NOT EXISTS reminders (
     sent_at     TEXT NOT NULL,
     UNIQUE (period, unit, kind, address, sent_on)
 );
+CREATE TABLE IF NOT EXISTS reviews (
+    id          INTEGER PRIMARY KEY,
+    period      TEXT NOT NULL,
+    unit        TEXT NOT NULL,
+    action      TEXT NOT NULL,            -- "trả lại" (sent back) or "duyệt" (approved)
+    sha256      TEXT NOT NULL,            -- the file the decision is about
+    reason      TEXT NOT NULL DEFAULT '',
+    who         TEXT NOT NULL DEFAULT '',
+    at          TEXT NOT NULL             -- ISO time
+);
+CREATE INDEX IF NOT EXISTS reviews_unit ON reviews(period, unit);
 """
 
 
@@ -603,6 +614,29 @@ class Ledger:
              " FROM submissions s WHERE (?1 IS NULL OR s.unit=?1) AND (?2 IS NULL OR s.period=?2)"
              " ORDER BY s.period, s.received, s.id")
         return [SubmissionRow(*r[:2], unstored(r[2]), *r[3:11], bool(r[11])) for r in self.db.execute(q, (unit, period))]
+
+    # ------------------------------------------------------------ review (batn.review)
+    def latest_submission(self, period: str, unit: str) -> SubmissionRow | None:
+        """The newest file received for (period, unit): what the level above reviews."""
+        rows = [r for r in self.submissions(unit=unit, period=period) if r.status != PAST_STATUS]
+        return rows[-1] if rows else None
+
+    def record_review(self, period: str, unit: str, action: str, sha: str, reason: str = "",
+                      who: str = "") -> None:
+        self.db.execute("INSERT INTO reviews(period, unit, action, sha256, reason, who, at) VALUES (?,?,?,?,?,?,?)",
+                        (period, unit, action, sha, reason, who, _iso(time.time())))
+
+    def review_events(self, period: str | None = None, unit: str | None = None):
+        """The decisions as batn.review.ReviewEvent, oldest first."""
+        from .review import ReviewEvent
+
+        return [ReviewEvent(*e) for e in self.reviews(period, unit)]
+
+    def reviews(self, period: str | None = None, unit: str | None = None) -> list[tuple]:
+        """(period, unit, action, sha256, reason, who, at) in the order they were made."""
+        return list(self.db.execute(
+            "SELECT period, unit, action, sha256, reason, who, at FROM reviews"
+            " WHERE (?1 IS NULL OR period=?1) AND (?2 IS NULL OR unit=?2) ORDER BY id", (period, unit)))
 
     def changes(self, unit: str | None = None, period: str | None = None,
                 run_id: int | None = None) -> list[ChangeRow]:

@@ -156,18 +156,32 @@ def read_checked(path: str | Path, catalogue: Catalogue, expect: Expectation, da
 def consolidate_inbox(inbox: str | Path, tree: UnitTree, catalogue: Catalogue, period: Period,
                       root: str | None = None, progress: Progress = _noop,
                       as_of: datetime | None = None, engine: str = "local", workers: int | None = None,
-                      scheduler: str | None = None) -> Consolidation:
+                      scheduler: str | None = None, ledger: str | Path | None = None,
+                      approved_only: bool = False) -> Consolidation:
     """Read every workbook under `inbox` (a broken one becomes a finding) and roll the tree up.
 
     engine "local" reads on this machine's cores; "dask" sends the per-file read and check to a
-    Dask cluster (`scheduler` address, or a local cluster) and rolls up here."""
+    Dask cluster (`scheduler` address, or a local cluster) and rolls up here.
+    `ledger`: the review decisions recorded there (batn tra-lai, batn duyet) apply: an approved file
+    stays in use until its correction is approved; `approved_only`: only approved files count."""
     from .engines import read_many
 
     files, skipped = list_inbox(inbox)     # str paths: a tenth of a Path's memory, ×10,000 files
     expect = expectation_for(tree, catalogue, period)
     subs = read_many(files, catalogue, expect, engine=engine, workers=workers, scheduler=scheduler,
                      progress=progress)
-    cons = consolidate(subs, tree, catalogue, period, root=root, as_of=as_of, checked=True)
+    events = []
+    if ledger is not None:
+        from .ledger import Ledger
+
+        with Ledger(ledger) as led:
+            events = led.review_events(period.id)
+    from .review import review_consolidation, standing_approvals
+
+    cons = consolidate(subs, tree, catalogue, period, root=root, as_of=as_of, checked=True,
+                       approved=standing_approvals(events), approved_only=approved_only)
+    if ledger is not None:
+        review_consolidation(cons, events)
     cons.findings[:0] = skipped            # every file of the inbox is read or named
     cons.inbox = str(inbox)                # files are shown relative to it (batn.tables.file_name)
     return cons

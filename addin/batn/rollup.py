@@ -23,6 +23,7 @@ HAS_ERRORS = "có lỗi"
 LATE = "nộp muộn"
 COVERED = "có trong số tổng hợp của cấp trên"
 ROOT = "đơn vị tổng hợp"
+AWAITING = "chờ duyệt"          # only approved reports count, and this unit's is not approved yet
 
 
 @dataclass(slots=True)
@@ -49,6 +50,7 @@ class Consolidation:
     findings: list[Finding]
     as_of: datetime
     inbox: str = ""                     # the folder the files were read from: tables name files relative to it
+    reviews: dict = field(default_factory=dict)   # unit -> batn.review.Review, when a ledger is at hand
 
     @property
     def narratives(self) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
@@ -152,10 +154,14 @@ def _left_out(sub: Submission) -> set[str]:
 
 
 def pick_submissions(subs: Iterable[Submission], tree: UnitTree, root: str,
-                     former: frozenset[int] = frozenset()) -> tuple[dict[str, list[Submission]], list[Finding]]:
+                     former: frozenset[int] = frozenset(), approved: Mapping[str, str] | None = None
+                     ) -> tuple[dict[str, list[Submission]], list[Finding]]:
     """Group readable submissions by unit code, newest first; report files for units outside the subtree.
     `former`: ids of submissions sent under a former code; the successor's own file, when there is
-    one, is preferred to them whatever their times (it speaks for the merged unit)."""
+    one, is preferred to them whatever their times (it speaks for the merged unit).
+    `approved`: unit -> SHA-256 of its approved file (batn.review): that file stays in use while a
+    newer one waits for approval."""
+    approved = approved or {}
     inside = set(tree.walk(root)) if root in tree else set()
     by_unit: dict[str, list[Submission]] = {}
     notes: list[Finding] = []
@@ -168,9 +174,16 @@ def pick_submissions(subs: Iterable[Submission], tree: UnitTree, root: str,
         if s.unit in inside:
             by_unit.setdefault(s.unit, []).append(s)
     for code, lst in by_unit.items():
-        lst.sort(key=lambda s: (id(s) not in former, s.received, s.source), reverse=True)
+        ok = approved.get(code)
+        lst.sort(key=lambda s: (s.sha256 == ok, id(s) not in former, s.received, s.source), reverse=True)
         if len(lst) < 2:
             continue
+        if ok and lst[0].sha256 == ok:
+            newer = [s for s in lst[1:] if s.received >= lst[0].received]
+            if newer:
+                notes.append(finding("changed-after-approval", file=newer[0].source, unit=code, used=lst[0].source,
+                                     newer=", ".join(s.source for s in newer)))
+                continue
         # A newer file that cannot be used (broken structure, error values or words where figures
         # belong) never erases the unit's earlier valid one: that one stands, and both are named.
         good = next((i for i, s in enumerate(lst) if not broken(s)), 0)
@@ -207,9 +220,12 @@ def expectation_for(tree: UnitTree, catalogue: Catalogue, period: Period) -> Exp
 
 
 def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Catalogue, period: Period,
-                root: str | None = None, as_of: datetime | None = None, checked: bool = False) -> Consolidation:
+                root: str | None = None, as_of: datetime | None = None, checked: bool = False,
+                approved: Mapping[str, str] | None = None, approved_only: bool = False) -> Consolidation:
     """Roll the tree up. `checked=True` when each submission's findings already hold the checks
-    against `expectation_for(tree, catalogue, period)` (files read and checked in worker processes)."""
+    against `expectation_for(tree, catalogue, period)` (files read and checked in worker processes).
+    `approved`: unit -> SHA-256 of its approved file (batn.review); `approved_only`: only approved
+    files count, a unit whose file waits for approval is "chờ duyệt" (the final consolidation)."""
     tree = tree.at(period)              # the units as they stood in that period (merges since undone)
     root = root or tree.root
     sub_tree = tree if root == tree.root else tree.subtree(root)   # no copy of a national tree
@@ -233,8 +249,14 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
                                     name=tree[now].name, since=_since(tree.former[s.unit])))
             s.unit = now
             former.add(id(s))
-    by_unit, notes = pick_submissions(usable, tree, root, frozenset(former))
+    by_unit, notes = pick_submissions(usable, tree, root, frozenset(former), approved)
     findings.extend(notes)
+    waiting: set[str] = set()
+    if approved_only:
+        for code in list(by_unit):
+            if (approved or {}).get(code) != by_unit[code][0].sha256:
+                del by_unit[code]
+                waiting.add(code)
 
     units: dict[str, UnitResult] = {}
     for code in sub_tree.walk():
@@ -313,7 +335,10 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
     if units[sub_tree.root].submission is None:
         units[sub_tree.root].status = ROOT
     for r in units.values():
-        if r.status == MISSING:
+        if r.status == MISSING and r.code in waiting:
+            r.status = AWAITING
+            findings.append(finding("awaiting-approval", unit=r.code))
+        elif r.status == MISSING:
             findings.append(finding("missing-unit", unit=r.code))
 
     return Consolidation(catalogue, period, sub_tree, units, findings, as_of)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -44,7 +45,7 @@ def _path(p: object) -> str:
     return escape(shown(p))
 
 
-def run_command(config: Path, *, as_json: bool = False, quiet: bool = False) -> int:
+def run_command(config: Path, *, as_json: bool = False, quiet: bool = False, approved_only: bool = False) -> int:
     """Run the scheduled consolidation described by `config`; returns the exit status."""
     from .runconfig import ConfigError, load_config
     from .scheduled import LockBusy, run
@@ -55,6 +56,8 @@ def run_command(config: Path, *, as_json: bool = False, quiet: bool = False) -> 
 
     try:
         cfg = load_config(config)
+        if approved_only:
+            cfg = replace(cfg, approved_only=True)
         result = run(cfg, log=log)
     except LockBusy as e:
         err.print(f"[bold yellow]Chưa chạy:[/] {_t(e)}")
@@ -134,6 +137,7 @@ def history_command(unit: str, *, config: Optional[Path] = None, ledger: Optiona
         with Ledger(ledger_path, archive) as led:
             subs = led.submissions(unit=unit, period=period)
             changes = led.changes(unit=unit, period=period)
+            decisions = led.review_events(period=period, unit=unit)
     except (ConfigError, LedgerError) as e:
         err.print(f"[bold red]Lỗi:[/] {_t(e)}")
         return CANNOT_RUN
@@ -145,7 +149,10 @@ def history_command(unit: str, *, config: Optional[Path] = None, ledger: Optiona
                              "warnings": s.warnings, "used": s.used} for s in subs],
             "changes": [{"period": c.period, "code": c.code, "old": c.old, "new": c.new,
                          "received": datetime.fromtimestamp(c.received).isoformat(),
-                         "text": c.sentence(labels.get(c.code))} for c in changes]}),
+                         "text": c.sentence(labels.get(c.code))} for c in changes],
+            "reviews": [{"period": e.period, "action": e.action, "sha256": e.sha256, "reason": e.reason,
+                         "who": e.who, "at": e.at} for e in decisions],
+            "review_state": _states(subs, decisions)}),
             ensure_ascii=False, indent=2))
         return OK
     if not subs:
@@ -157,6 +164,15 @@ def history_command(unit: str, *, config: Optional[Path] = None, ledger: Optiona
         mark = " [đang dùng]" if s.used else ""
         out.print(f"  {s.period}  nhận lúc {datetime.fromtimestamp(s.received):%H:%M %d/%m/%Y}  "
                   f"{s.status}{mark}  {_path(s.source)}  (SHA-256 {s.sha256[:12]}…)")
+    if decisions:
+        out.print(f"Trả lại, duyệt ({len(decisions)}):")
+        for e in decisions:
+            when = datetime.fromisoformat(e.at)
+            who = f" ({_t(e.who)})" if e.who else ""
+            why = f": {_t(e.reason)}" if e.reason else ""
+            out.print(f"  {e.period}  {when:%H:%M %d/%m/%Y}  {e.action}{who} tệp {e.sha256[:12]}…{why}")
+        for p, state in _states(subs, decisions).items():
+            out.print(f"  Trạng thái kỳ {p}: [bold]{state}[/]")
     if changes:
         out.print(f"Số liệu đã sửa ({len(changes)}):")
         for c in changes:
@@ -223,6 +239,18 @@ def import_command(files: list[Path], *, config: Optional[Path] = None, ledger: 
     return status
 
 
+def _states(subs, decisions) -> dict[str, str]:
+    """period -> the unit's review state (batn.review), from its newest file and the decisions."""
+    from .review import review_of
+
+    out = {}
+    for period in sorted({s.period for s in subs} | {e.period for e in decisions}):
+        files = [s for s in subs if s.period == period and s.status != "nhập lịch sử"]
+        newest = files[-1].sha256 if files else None
+        out[period] = review_of("", newest, [e for e in decisions if e.period == period]).state
+    return out
+
+
 # ---------------------------------------------------------------- typer commands
 
 def _period_id(text: str, config: Optional[Path]) -> str:
@@ -247,9 +275,11 @@ def _period_id(text: str, config: Optional[Path]) -> str:
 def run(config: Path = typer.Argument(..., metavar="TỆP_CẤU_HÌNH",
                                       help="Tệp cấu hình lịch chạy (TOML), ví dụ scripts/examples/batn-run.toml"),
         as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON"),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="Chỉ in lỗi")) -> None:
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Chỉ in lỗi"),
+        approved_only: bool = typer.Option(False, "--chi-da-duyet",
+                                           help="Chỉ tổng hợp báo cáo đã duyệt (lần tổng hợp cuối cùng)")) -> None:
     """Tổng hợp theo lịch: đọc hộp thư, ghi sổ theo dõi, viết tệp tổng hợp, báo cáo và danh sách nhắc nộp."""
-    raise typer.Exit(run_command(config, as_json=as_json, quiet=quiet))
+    raise typer.Exit(run_command(config, as_json=as_json, quiet=quiet, approved_only=approved_only))
 
 
 IMPORT = "nhap"     # `batn lich-su nhap FILE…`: the word in place of a unit code

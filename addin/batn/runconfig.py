@@ -60,6 +60,7 @@ class RunConfig:
     report_date: str = "as_of"            # "as_of", "today" or YYYY-MM-DD
     history: HistorySettings = HistorySettings()
     reminders: ReminderSettings = ReminderSettings()
+    approved_only: bool = False           # [review] approved_only: only approved reports are consolidated
 
     @property
     def lock_path(self) -> Path:
@@ -67,7 +68,7 @@ class RunConfig:
 
 
 _TOP = {"period", "catalogue", "catalog", "units", "root", "ledger", "archive", "lock_timeout",
-        "sources", "outputs", "periods", "report", "history", "reminders"}
+        "sources", "outputs", "periods", "report", "history", "reminders", "review"}
 # api_base is for tests only (a loopback stand-in of the Sheets API), as `batn gsheets --api-base`: not listed.
 _SOURCE_KEYS = {"folder": {"type", "path", "name"},
                 "google": {"type", "spreadsheet", "credentials", "layout", "write_back", "name", "api_base"}}
@@ -76,9 +77,16 @@ _SECTIONS = {
     "periods": {"file", "window", "deadlines"},
     "report": {"settings", "number", "date"},
     "history": {"indicators", "max_items", "outlier_factor", "outlier_min_periods", "outlier_min_median"},
+    "review": {"approved_only"},
     "reminders": {"email", "smtp_host", "smtp_port", "security", "username", "password_env", "sender",
                   "digest_to", "to_units", "days_before_deadline", "subject_prefix", "timeout"},
 }
+
+
+def _flag(v: object, what: str) -> bool:
+    if isinstance(v, bool):
+        return v
+    raise ConfigError(f"{what} phải là true hoặc false")
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -252,4 +260,5 @@ def load_config(path: str | Path) -> RunConfig:
         outputs=outputs, root=str(data.get("root", "")).strip(), lock_timeout=lock_timeout,
         period_file=period_file, period_settings=inline, report_settings=p(rep["settings"], "report.settings")
         if "settings" in rep else None, report_number=str(rep["number"]) if "number" in rep else None,
-        report_date=report_date, history=hist, reminders=rem)
+        report_date=report_date, history=hist, reminders=rem,
+        approved_only=_flag(data.get("review", {}).get("approved_only", False), f"{where}: [review] approved_only"))

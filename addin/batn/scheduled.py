@@ -45,6 +45,7 @@ from .history import figure_text, add_outliers
 from .ledger import ChangeRow, Incoming, Ledger, LedgerError, Received, RunBatch
 from .model import FIRST_SEEN, SAVED_IN_FILE, Catalogue, Finding, Period, Severity, Submission, UnitTree
 from .reminders import Reminder, reminders_csv, reminders_for, send_reminders
+from .review import review_consolidation, standing_approvals
 from .rollup import Consolidation
 from .runconfig import ConfigError, RunConfig
 from .safeio import atomic_path
@@ -491,9 +492,13 @@ def _run_locked(cfg: RunConfig, tree: UnitTree, catalogue: Catalogue, period: Pe
         read += from_sheets
         subs = [s for _, s in read]
         # The data's time, as `batn consolidate` says it: the newest save time of the files used.
+        # The review loop: an approved file stays in use until its correction is approved too.
+        events = ledger.review_events(period.id)
         cons = consolidate(subs, tree, catalogue, period, root=root,
                            as_of=None if any(s.received for s in subs)
-                           else datetime.fromtimestamp(int(cfg.units.stat().st_mtime)))
+                           else datetime.fromtimestamp(int(cfg.units.stat().st_mtime)),
+                           approved=standing_approvals(events), approved_only=cfg.approved_only)
+        review_consolidation(cons, events)
         as_of = cons.as_of
         cons.findings[:0] = notes              # every file of the inbox is read or named
         add_outliers(cons, ledger, cfg.history)

@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 
 # "Đã nộp" and "Đúng hạn" hold an intermediate unit's own sub-tree ("4/5 (80%)"; itself included
 # when it must report), blank for a unit with no unit under it.
-STATUS_HEADER = ["STT", "Mã", "Đơn vị", "Cấp", "Tình trạng", "Đã nộp (cả cấp dưới)", "Đúng hạn (cả cấp dưới)",
-                 "Tệp", "Thời gian nhận", "Hạn nộp", "Số lỗi", "Số cảnh báo", "Tệp bị bỏ qua"]
-STATUS_WIDTHS = (6, 12, 40, 14, 14, 13, 13, 34, 15, 11, 7, 9, 30)
-STATUS_COLUMNS = ["no", "code", "name", "level", "status", "sent_below", "on_time_below", "file", "received",
-                  "deadline", "errors", "warnings", "ignored"]
+# "Duyệt": the review state (batn.review), filled when the consolidation had a ledger to read it from.
+STATUS_HEADER = ["STT", "Mã", "Đơn vị", "Cấp", "Tình trạng", "Duyệt", "Đã nộp (cả cấp dưới)",
+                 "Đúng hạn (cả cấp dưới)", "Tệp", "Thời gian nhận", "Hạn nộp", "Số lỗi", "Số cảnh báo", "Tệp bị bỏ qua"]
+STATUS_WIDTHS = (6, 12, 40, 14, 14, 14, 13, 13, 34, 15, 11, 7, 9, 30)
+STATUS_COLUMNS = ["no", "code", "name", "level", "status", "review", "sent_below", "on_time_below", "file",
+                  "received", "deadline", "errors", "warnings", "ignored"]
 TOTAL_LABEL = "TỔNG CỘNG"
 INDENT = "   "        # a unit's name is indented by its depth in the tree
 
@@ -95,7 +96,8 @@ def status_body(cons: Consolidation, indent: str = INDENT,
     for i, r in enumerate(cons.units.values(), start=1):
         sub = r.submission
         t = tallies.get(r.code)
-        yield [i, r.code, indent * r.depth + r.name, r.level, r.status,
+        review = cons.reviews.get(r.code)
+        yield [i, r.code, indent * r.depth + r.name, r.level, r.status, review.state if review else "",
                rate(t.sent, t.expected) if t else "", rate(t.in_time, t.expected) if t else "",
                file_name(cons, sub.source) if sub else "",
                # 0 = not known (a unit read from a Google Sheet has no file to date)
@@ -198,3 +200,14 @@ def findings_rows(findings: Iterable, catalogue=None, cons: Consolidation | None
 def consolidation_findings_rows(cons: Consolidation) -> list[list[object]]:
     """The findings of a consolidation as every door lists them: unit names, files relative to the inbox."""
     return findings_rows(cons.findings, cons.catalogue, cons)
+
+
+def review_line(cons: Consolidation) -> str:
+    """"Duyệt: 20 đã duyệt, 5 chờ duyệt, 2 cần sửa" over the expected units; "" without a review."""
+    if not cons.reviews:
+        return ""
+    from .review import APPROVED, MISSING, SENT_BACK, review_counts
+
+    counts = review_counts(cons.reviews, (r.code for r in cons.expected))
+    waiting = sum(n for state, n in counts.items() if state not in (APPROVED, SENT_BACK, MISSING))
+    return f"{counts[APPROVED]} đã duyệt, {waiting} chờ duyệt, {counts[SENT_BACK]} cần sửa"

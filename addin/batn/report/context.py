@@ -47,6 +47,17 @@ class ReportInput:
     facts: WorkbookFacts | None = None            # late / missing units, lỗi, sub-unit totals
 
 
+def review_summary(counts: dict[str, int]) -> dict[str, int] | None:
+    """{approved, waiting, sent_back} from the units' review states read back from the workbook;
+    None when the consolidation had no review (no ledger)."""
+    if not counts:
+        return None
+    from ..review import APPROVED, CHANGED_AFTER_APPROVAL, RECEIVED, RESUBMITTED, SENT_BACK
+
+    return {"approved": counts.get(APPROVED, 0), "sent_back": counts.get(SENT_BACK, 0),
+            "waiting": sum(counts.get(k, 0) for k in (RECEIVED, RESUBMITTED, CHANGED_AFTER_APPROVAL))}
+
+
 def load_settings(path: str | Path | None = None) -> dict:
     """The shipped settings, with a province's file laid over them section by section."""
     base = tomllib.loads((templates_dir() / "report.toml").read_text(encoding="utf-8"))
@@ -173,7 +184,8 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
     b.para(*(ph.section("0", **ctx) + ph.section("I", **ctx)))
     if inp.sent is not None and inp.expected:
         b.para(ph.render(s.get("completeness", {}).get("line", ""), ngay=ngay(as_of.date()) if as_of else "",
-                         sent=inp.sent, expected=inp.expected, late=facts.late, missing=facts.missing, **ctx))
+                         sent=inp.sent, expected=inp.expected, late=facts.late, missing=facts.missing,
+                         reviews=review_summary(facts.reviews), **ctx))
 
     # II. Kết quả thực hiện: one part per responsibility, then models, then awards
     b.h1(heads.get("results", "Kết quả thực hiện"))

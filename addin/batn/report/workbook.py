@@ -32,6 +32,7 @@ class WorkbookFacts:
     errors: int = 0                                      # lỗi listed in "Kết quả kiểm tra"
     children: list[UnitRow] = field(default_factory=list)  # direct sub-units of the root, in tree order
     newest_received: object = None                       # datetime of the newest file used
+    reviews: dict[str, int] = field(default_factory=dict)  # review state ("đã duyệt"…) -> units, when reviewed
 
 
 def read_facts(path: str | Path, tree: UnitTree | None = None) -> WorkbookFacts:
@@ -75,6 +76,9 @@ def _status(ws, facts: WorkbookFacts) -> None:
             facts.late.append(name)
         elif status == HAS_ERRORS:
             facts.with_errors.append(name)
+        review = row[col["Duyệt"]] if "Duyệt" in col and len(row) > col["Duyệt"] else None
+        if review:
+            facts.reviews[str(review)] = facts.reviews.get(str(review), 0) + 1
         at = col.get("Thời gian nhận")
         when = row[at] if at is not None and len(row) > at else None
         if status != MISSING and hasattr(when, "year") and (newest is None or when > newest):

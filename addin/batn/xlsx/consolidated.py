@@ -25,6 +25,7 @@ from ..letterhead import letterhead
 from ..previous import PreviousPeriod
 from ..rollup import Consolidation
 from ..safeio import atomic_path
+from ..review import REVIEW_NAMES, review_counts
 from ..tables import (FINDINGS_HEADER, FINDINGS_WIDTHS, STATUS_HEADER, STATUS_WIDTHS, consolidation_findings_rows, sent_line,
                       status_body, summary_body, summary_header, total_row)
 from .cells import finding_alignment, findings_sheet_head, header_row, put, wrapped_height
@@ -141,12 +142,19 @@ def _status_sheet(wb, cons: Consolidation, tallies) -> SheetBody:
     _define(wb, L.NAME_SENT, ws.title, "$A$2")
     _define(wb, L.NAME_EXPECTED, ws.title, "$B$2")
     _define(wb, L.NAME_AS_OF, ws.title, "$C$2")
+    if cons.reviews:                  # the review states travel upward with the workbook
+        counts = review_counts(cons.reviews, (r.code for r in cons.expected))
+        for c, (name, states) in enumerate(REVIEW_NAMES, start=4):
+            put(ws, 2, c, sum(counts[s] for s in states))
+            _define(wb, name, ws.title, f"${get_column_letter(c)}$2")
     header_row(ws, 3, STATUS_HEADER, list(STATUS_WIDTHS))
     ws.row_dimensions[3].height = 32
     col = {h: i for i, h in enumerate(STATUS_HEADER)}
     ws.column_dimensions[get_column_letter(col["Mã"] + 1)].hidden = True
     if not any(r.ignored for r in cons.units.values()):          # nobody sent twice: nothing to show
         ws.column_dimensions[get_column_letter(col["Tệp bị bỏ qua"] + 1)].hidden = True
+    if not cons.reviews:                                         # no review loop: no "Duyệt" column
+        ws.column_dimensions[get_column_letter(col["Duyệt"] + 1)].hidden = True
     st = CellStyles(ws)
     received, deadline = st.id(number_format="dd/mm/yyyy hh:mm"), st.id(number_format="dd/mm/yyyy")
     centre = st.id(alignment=Alignment(horizontal="center"))
