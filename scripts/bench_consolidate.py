@@ -20,11 +20,20 @@ script so that peak memory figures do not mix:
   calamine  the floor: python-calamine reads the "Số liệu" sheet and picks the
             cells at coordinates computed once from the template layout, summed.
 
-Seconds exclude interpreter start-up and imports; peak MB is the process's
-ru_maxrss (so it includes the imports; "imports MB" is the peak just before the
-work starts); "readers MB" is the largest reader process's peak (batn's pool).
-Nothing is asserted; the totals of all approaches are checksummed and compared
-(they must match: the same files are read).
+  batn-cli  the whole `batn consolidate INBOX --units .. --out tong_hop.xlsx` command as a
+            user runs it: a new process, timed from its start to its exit (interpreter
+            start-up, imports, listing, reading, roll-up, writing the workbook, exit).
+
+Two times per approach: "seconds" is the work inside the process (imports and
+interpreter start-up excluded), "process s" is the whole subprocess, timed end to
+end by this script: what a user waits for. For openpyxl and calamine the process is
+this script's --measure step (the same loop a user would write, plus this
+script's own small imports); whole-process ratios compare processes with processes.
+Peak MB is the process's ru_maxrss (so it includes the imports; "imports MB" is the
+peak just before the work starts); "readers MB" is the largest reader process's
+peak (batn's pool). Nothing is asserted; the totals of all approaches are
+checksummed and compared (they must match: the same files are read; the command's
+totals are read back from the workbook it wrote).
 
 --strings shared rewrites every generated workbook the way Excel saves it (text
 in xl/sharedStrings.xml, cells t="s") instead of openpyxl's inline strings.
@@ -50,9 +59,11 @@ from pathlib import Path
 MANIFEST = "manifest.json"
 UNITS_CSV = "don_vi.csv"
 INBOX = "inbox"
-APPROACHES = ("batn", "batn-1", "openpyxl", "calamine")
+APPROACHES = ("batn", "batn-1", "openpyxl", "calamine", "batn-cli")
 OPTIONAL = ("batn-dask",)          # run with --dask
+OUT_FILE = "tong_hop.xlsx"          # what the whole `batn consolidate` command writes
 LABELS = {
+    "batn-cli": "batn consolidate command (whole process)",
     "batn-dask": "batn --engine dask (local cluster)",
     "batn": "batn consolidate_inbox (all cores)",
     "batn-1": "batn consolidate_inbox (1 process)",
@@ -289,6 +300,13 @@ def measure(which: str, workdir: Path, catalog: str, period_id: str) -> dict:
             sum(len(u.ignored) for u in cons.units.values())
         extra = {"errors": sum(f.severity == Severity.ERROR for f in cons.findings),
                  "warnings": sum(f.severity == Severity.WARNING for f in cons.findings)}
+    elif which == "cli-totals":          # the totals `batn consolidate` wrote (its workbook is a submission)
+        from batn.xlsx.reader import read_submission
+
+        imports = peak_mb()
+        t0 = time.perf_counter()
+        totals = {c: v for c, v in read_submission(workdir / OUT_FILE).values.items() if v is not None}
+        seconds, files = time.perf_counter() - t0, len(m["files"])
     elif which == "openpyxl":
         from openpyxl import load_workbook
 
@@ -334,12 +352,15 @@ def measure(which: str, workdir: Path, catalog: str, period_id: str) -> dict:
 
 
 def run_step(step: str, args, workdir: Path) -> dict:
-    """Run one step in a fresh interpreter; it prints one JSON line.
+    """Run one step in a fresh interpreter; it prints one JSON line, to which the
+    whole subprocess's wall time is added ("process_s").
 
     Linux keeps ru_maxrss across execve, so a child starts from its parent's
     peak: this parent therefore imports nothing heavy (no batn, no openpyxl)
     and generation runs in a child too.
     """
+    if step == "batn-cli":
+        return run_command(args, workdir)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--workdir", str(workdir),
            "--catalog", args.catalog, "--period", args.period]
     if step == "generate":
@@ -347,10 +368,43 @@ def run_step(step: str, args, workdir: Path) -> dict:
                 "--workers", str(args.workers), "--strings", args.strings]
     else:
         cmd += ["--measure", step]
+    t0 = time.perf_counter()
     res = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)   # progress goes to our stderr
+    process_s = time.perf_counter() - t0
     if res.returncode != 0:
         sys.exit(f"step {step} failed (exit {res.returncode})")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return {**json.loads(res.stdout.strip().splitlines()[-1]), "process_s": process_s}
+
+
+# What the `batn` console script runs (pyproject's [project.scripts]); started the same way here so
+# that the interpreter found first on PATH does not matter.
+BATN_COMMAND = "import sys; from batn.cli import app; sys.argv[0] = 'batn'; sys.exit(app())"
+
+
+def run_command(args, workdir: Path) -> dict:
+    """The whole `batn consolidate` command, timed from process start to exit (what a user waits
+    for); its output goes to a pipe, as in a scheduled run. Its totals are read back from the
+    workbook it wrote, in another step (not timed)."""
+    out = workdir / OUT_FILE
+    out.unlink(missing_ok=True)
+    cmd = [sys.executable, "-c", BATN_COMMAND, "consolidate", str(workdir / INBOX), "--units",
+           str(workdir / UNITS_CSV), "--catalog", args.catalog, "--period", args.period, "--out", str(out)]
+    with tempfile.TemporaryFile() as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+        _, status, usage = os.wait4(proc.pid, 0)     # this command's own rusage (its peak memory)
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        text = log.read().decode("utf-8", "replace")
+    if proc.returncode not in (0, 1) or not out.is_file():        # 1: the inbox holds lỗi; still a run
+        sys.exit(f"batn consolidate failed (exit {proc.returncode}): {text[-2000:]}")
+    totals = run_step("cli-totals", args, workdir)
+    n = len(json.loads((workdir / MANIFEST).read_text(encoding="utf-8"))["files"])
+    return {"approach": "batn-cli", "files": n, "seconds": seconds, "process_s": seconds,
+            "files_per_s": n / seconds, "peak_mb": usage.ru_maxrss / 1024, "vmhwm_mb": None, "imports_mb": 0.0,
+            "checksum": totals["checksum"], "grand_total": totals["grand_total"], "readers_mb": None,
+            "exit_status": proc.returncode}
 
 
 # ---------------------------------------------------------------- main
@@ -383,16 +437,22 @@ def print_table(manifest: dict, results: dict[str, dict], gen: dict, workdir: Pa
         print(f"generate: {gen['files']} templates in {gen['seconds']:.1f} s = "
               f"{gen['files'] / gen['seconds']:.1f} templates/s ({gen['workers']} processes)")
     print()
-    head = (f"{'approach':<36} {'files':>6} {'seconds':>8} {'files/s':>9} {'peak MB':>8} {'imports MB':>11} "
-            f"{'VmHWM MB':>9} {'readers MB':>10}  checksum")
+    head = (f"{'approach':<42} {'files':>6} {'seconds':>8} {'process s':>9} {'files/s':>9} {'peak MB':>8} "
+            f"{'imports MB':>11} {'VmHWM MB':>9} {'readers MB':>10}  checksum")
     print(head)
     print("-" * len(head))
     for a in approaches:
         r = results[a]
-        print(f"{LABELS[a]:<36} {r['files']:>6} {r['seconds']:>8.2f} {r['files_per_s']:>9.1f} "
-              f"{r['peak_mb']:>8.1f} {r['imports_mb']:>11.1f} {r.get('vmhwm_mb') or 0:>9.1f} "
+        print(f"{LABELS[a]:<42} {r['files']:>6} {r['seconds']:>8.2f} {r.get('process_s') or 0:>9.2f} "
+              f"{r['files_per_s']:>9.1f} {r['peak_mb']:>8.1f} {r['imports_mb']:>11.1f} {r.get('vmhwm_mb') or 0:>9.1f} "
               f"{r.get('readers_mb') or 0:>10.1f}  {r['checksum']}")
     b, b1, o, c = results["batn"], results["batn-1"], results["openpyxl"], results["calamine"]
+    w = whole_process(results)
+    print(f"(seconds = the work inside the process; process s = the whole subprocess, start-up to exit)")
+    print(f"whole process: `batn consolidate` {results['batn-cli']['process_s']:.2f} s; "
+          f"{w['cli_over_openpyxl_process']:.1f}x faster than the openpyxl loop as a process "
+          f"({o['process_s']:.2f} s); {w['cli_over_calamine_process_time']:.2f}x the time of the calamine loop "
+          f"as a process ({c['process_s']:.2f} s)")
     print(f"(peak MB = ru_maxrss of a fresh subprocess per approach; it cannot read below this launcher's "
           f"{env['launcher_mb']:.1f} MB, which Linux carries across execve. VmHWM = /proc peak of the child alone.)")
     print()
@@ -406,6 +466,14 @@ def print_table(manifest: dict, results: dict[str, dict], gen: dict, workdir: Pa
     match = len({r["checksum"] for r in results.values()}) == 1
     sums = ", ".join(f"{a} {results[a]['checksum']}" for a in approaches)
     print(f"totals checksum: {'MATCH' if match else 'MISMATCH'} ({sums}; grand total {b['grand_total']:,})")
+
+
+def whole_process(results: dict[str, dict]) -> dict[str, float]:
+    """The command as a user runs it, against the two loops run as processes too."""
+    cli, o, c = results["batn-cli"], results["openpyxl"], results["calamine"]
+    return {"cli_over_openpyxl_process": o["process_s"] / cli["process_s"],
+            "cli_over_calamine_process_time": cli["process_s"] / c["process_s"],
+            "cli_over_calamine_inprocess_time": cli["process_s"] / c["seconds"]}
 
 
 def main(argv=None) -> None:
@@ -424,7 +492,7 @@ def main(argv=None) -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs per approach; best time, highest peak (default 1)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument("--dask", action="store_true", help="also run batn on a local Dask cluster (--engine dask)")
-    ap.add_argument("--measure", choices=APPROACHES + OPTIONAL, help=argparse.SUPPRESS)   # internal: one measurement
+    ap.add_argument("--measure", choices=APPROACHES + OPTIONAL + ("cli-totals",), help=argparse.SUPPRESS)   # internal: one measurement
     ap.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)  # internal
     args = ap.parse_args(argv)
 
@@ -461,7 +529,10 @@ def main(argv=None) -> None:
             best = min(runs, key=lambda r: r["seconds"])
             results[a] = {**best, "peak_mb": max(r["peak_mb"] for r in runs),
                           "readers_mb": max(r.get("readers_mb") or 0 for r in runs),
-                          "vmhwm_mb": max((r.get("vmhwm_mb") or 0) for r in runs) or None}
+                          "vmhwm_mb": max((r.get("vmhwm_mb") or 0) for r in runs) or None,
+                          "process_s": min(r["process_s"] for r in runs),      # best, like "seconds"
+                          "runs_s": [round(r["seconds"], 3) for r in runs],   # every run: the spread
+                          "runs_process_s": [round(r["process_s"], 3) for r in runs]}
         env = {**versions(), "launcher_mb": launcher_mb}
         if args.json:
             b, b1, o, c = results["batn"], results["batn-1"], results["openpyxl"], results["calamine"]
@@ -475,7 +546,8 @@ def main(argv=None) -> None:
                            "batn1_over_openpyxl_files_per_s": b1["files_per_s"] / o["files_per_s"],
                            "batn1_over_calamine_files_per_s": b1["files_per_s"] / c["files_per_s"],
                            "batn_over_openpyxl_peak_mb": b["peak_mb"] / o["peak_mb"],
-                           "batn_over_calamine_peak_mb": b["peak_mb"] / c["peak_mb"]},
+                           "batn_over_calamine_peak_mb": b["peak_mb"] / c["peak_mb"],
+                           **whole_process(results)},
                 "checksums_match": len({r["checksum"] for r in results.values()}) == 1,
             }, ensure_ascii=False, indent=2))
         else:
