@@ -626,6 +626,25 @@ class Ledger:
         self.db.execute("INSERT INTO reviews(period, unit, action, sha256, reason, who, at) VALUES (?,?,?,?,?,?,?)",
                         (period, unit, action, sha, reason, who, _iso(time.time())))
 
+    def decide(self, period: str, units, action: str, reason: str = "", who: str = "", *,
+               all_clean: bool = False, newest=None, where: str = " trong sổ theo dõi"
+               ) -> tuple[list[tuple[str, str]], list[str]]:
+        """Record `action` (batn.review.SEND_BACK or APPROVE) on each unit's newest file, by the rule of
+        batn.review.decisions; every door calls this. `newest`: unit -> batn.review.Newest (the Excel
+        door's, from its consolidation of the inbox); default: the newest file this ledger received.
+        Returns ([(unit, file as shown)], problems in Vietnamese)."""
+        from .review import Newest, decisions
+        from .textsafe import shown
+
+        if newest is None:
+            newest = {r.unit: Newest(r.unit, r.sha256, r.source, r.errors)
+                      for r in self.submissions(period=period) if r.status != PAST_STATUS}   # oldest first
+        chosen, problems = decisions(action, units, newest, self.review_events(period), period,
+                                     all_clean=all_clean, where=where)
+        for n in chosen:
+            self.record_review(period, n.unit, action, n.sha256, reason, who)
+        return [(n.unit, shown(n.source)) for n in chosen], problems
+
     def review_events(self, period: str | None = None, unit: str | None = None):
         """The decisions as batn.review.ReviewEvent, oldest first."""
         from .review import ReviewEvent

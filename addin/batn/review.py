@@ -16,9 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from .textsafe import shown
+
 __all__ = ["SEND_BACK", "APPROVE", "MISSING", "RECEIVED", "SENT_BACK", "RESUBMITTED", "APPROVED",
            "CHANGED_AFTER_APPROVAL", "ReviewEvent", "Review", "review_of", "reviews_by_unit", "approved_files",
-           "STATE_ORDER", "REVIEW_NAMES", "standing_approvals", "review_consolidation", "review_counts"]
+           "STATE_ORDER", "REVIEW_NAMES", "standing_approvals", "review_consolidation", "review_counts",
+           "Newest", "newest_files", "decisions"]
 
 # What the level above does
 SEND_BACK, APPROVE = "trả lại", "duyệt"
@@ -101,19 +104,66 @@ def standing_approvals(events: Iterable[ReviewEvent]) -> dict[str, str]:
     return {u: e.sha256 for u, e in last.items() if e.action == APPROVE}
 
 
+@dataclass(frozen=True)
+class Newest:
+    """A unit's newest file, the one a decision is about: from the ledger (`batn run`) or from a
+    consolidation of the inbox (the Excel door)."""
+    unit: str
+    sha256: str
+    source: str
+    errors: int          # lỗi found reading and checking it
+
+
+def newest_files(cons) -> dict[str, Newest]:
+    """unit -> its newest file among those of this consolidation (the one used, or a newer one held)."""
+    from .model import Severity
+
+    out = {}
+    for code, r in cons.units.items():
+        files = [s for s in (r.submission, *r.ignored) if s is not None]
+        if files:
+            s = max(files, key=lambda s: (s.received, s.source))
+            out[code] = Newest(code, s.sha256, s.source, sum(f.severity == Severity.ERROR for f in s.findings))
+    return out
+
+
 def review_consolidation(cons, events: Iterable[ReviewEvent]) -> dict[str, Review]:
     """Each unit's review against the files of this consolidation (its newest one among them),
     stored in `cons.reviews` for the tables, the workbook and the report."""
     by_unit: dict[str, list[ReviewEvent]] = {}
     for e in events:
         by_unit.setdefault(e.unit, []).append(e)
+    newest = newest_files(cons)
     out = {}
-    for code, r in cons.units.items():
-        files = [s for s in (r.submission, *r.ignored) if s is not None]
-        newest = max(files, key=lambda s: (s.received, s.source)).sha256 if files else None
-        out[code] = review_of(code, newest, by_unit.get(code, ()))
+    for code in cons.units:
+        out[code] = review_of(code, newest[code].sha256 if code in newest else None, by_unit.get(code, ()))
     cons.reviews = out
     return out
+
+
+def decisions(action: str, units: Iterable[str], newest: Mapping[str, Newest], events: Iterable[ReviewEvent],
+              period: str, *, all_clean: bool = False, where: str = "") -> tuple[list[Newest], list[str]]:
+    """Which files a decision (SEND_BACK or APPROVE) is recorded on, and why the others cannot be:
+    the rule every door follows (`batn tra-lai`/`batn duyet`, the Excel buttons).
+
+    A decision is about a unit's newest file; a report with lỗi cannot be approved; `all_clean`
+    (approve in bulk) takes every unit whose newest file has no lỗi, except those already approved
+    and those sent back that have not come back corrected. `where` ends the "nothing received"
+    message (" trong sổ theo dõi")."""
+    units = list(units)
+    if all_clean:
+        state = reviews_by_unit({u: n.sha256 for u, n in newest.items()}, events)
+        units = [u for u, n in newest.items() if n.errors == 0 and state[u].state not in (APPROVED, SENT_BACK)]
+    chosen, problems = [], []
+    for unit in dict.fromkeys(units):
+        n = newest.get(unit)
+        if n is None:
+            problems.append(f"{unit}: chưa có báo cáo kỳ {period}{where}")
+        elif action == APPROVE and n.errors:
+            problems.append(f"{unit}: báo cáo mới nhất ({shown(n.source)}) còn {n.errors} lỗi, chưa duyệt được")
+        else:
+            chosen.append(n)
+    return chosen, problems
 
 
 def review_counts(reviews: Mapping[str, Review], expected: Iterable[str]) -> dict[str, int]:

@@ -66,28 +66,12 @@ def _who(who: Optional[str]) -> str:
 
 def decide(ctx: _Context, units: list[str], action: str, reason: str = "", who: str = "",
            all_clean: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
-    """Record `action` on each unit's newest file; ([(unit, file)], problems)."""
+    """Record `action` on each unit's newest file in the ledger (Ledger.decide, which the Excel
+    buttons call too); ([(unit, file)], problems)."""
     from .ledger import Ledger
 
-    done, problems = [], []
     with Ledger(ctx.ledger, ctx.archive) as led:
-        if all_clean:
-            events = [R.ReviewEvent(*e) for e in led.reviews(ctx.period)]
-            latest = {r.unit: r for r in led.submissions(period=ctx.period) if r.status != "nhập lịch sử"}
-            state = R.reviews_by_unit({u: s.sha256 for u, s in latest.items()}, events)
-            # a report sent back must come back corrected before it can be approved in bulk
-            units = [u for u, s in latest.items() if s.errors == 0 and state[u].state not in (R.APPROVED, R.SENT_BACK)]
-        for unit in units:
-            sub = led.latest_submission(ctx.period, unit)
-            if sub is None:
-                problems.append(f"{unit}: chưa có báo cáo kỳ {ctx.period} trong sổ theo dõi")
-                continue
-            if action == R.APPROVE and sub.errors:
-                problems.append(f"{unit}: báo cáo mới nhất ({shown(sub.source)}) còn {sub.errors} lỗi, chưa duyệt được")
-                continue
-            led.record_review(ctx.period, unit, action, sub.sha256, reason, who)
-            done.append((unit, shown(sub.source)))
-    return done, problems
+        return led.decide(ctx.period, units, action, reason, who, all_clean=all_clean)
 
 
 def tra_lai(units: list[str] = typer.Argument(..., metavar="MÃ_ĐƠN_VỊ", help="Mã các đơn vị trả lại báo cáo"),
