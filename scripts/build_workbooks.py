@@ -49,6 +49,9 @@ BUTTONS_HELP = [
     "• Tổng hợp: đọc mọi tệp trong thư mục nhận báo cáo, ghi bảng tổng hợp, tình hình nộp và kết quả kiểm tra "
     "vào sổ tính này, và lưu tệp tổng hợp gửi cấp trên vào thư mục kết quả.",
     "• Xuất báo cáo: viết văn bản BÁO CÁO (.docx) từ tệp tổng hợp, vào thư mục kết quả.",
+    "• Trả lại, Duyệt: chọn dòng của đơn vị ở trang “Tình hình nộp báo cáo” (hoặc “Đơn vị”) rồi bấm: trả lại "
+    "báo cáo mới nhất của đơn vị kèm lý do, hoặc duyệt báo cáo đó; quyết định ghi vào sổ theo dõi, cột “Duyệt” "
+    "cập nhật.",
     "• Kiểm tra: dùng trên biểu mẫu của một đơn vị: tô màu ô sai, ghi chú và lập trang “Kết quả kiểm tra”.",
 ]
 
@@ -89,6 +92,10 @@ def _validation(name: str, periods: str, cats: str) -> DataValidation:
                                                 formula2="DATE(2100,12,31)", allow_blank=True, showErrorMessage=True),
         "BATN_SET_NUMBER": lambda: DataValidation(type="textLength", operator="lessThanOrEqual", formula1="20",
                                                   allow_blank=True, showErrorMessage=True),
+        "BATN_SET_REASON": lambda: DataValidation(type="textLength", operator="lessThanOrEqual", formula1="1000",
+                                                  allow_blank=True, showErrorMessage=True),
+        "BATN_SET_REVIEWER": lambda: DataValidation(type="textLength", operator="lessThanOrEqual", formula1="100",
+                                                    allow_blank=True, showErrorMessage=True),
     }.get(name, lambda: DataValidation(type="textLength", operator="between", formula1="1", formula2="255",
                                        allow_blank=True, showErrorMessage=True))()
     dv.errorTitle = "Giá trị không hợp lệ"
@@ -98,6 +105,8 @@ def _validation(name: str, periods: str, cats: str) -> DataValidation:
         "BATN_SET_CATALOG": "Chọn một bộ chỉ tiêu trong danh sách.",
         "BATN_SET_DATE": "Nhập ngày dạng ngày/tháng/năm, ví dụ 22/12/2026.",
         "BATN_SET_NUMBER": "Số văn bản tối đa 20 ký tự, ví dụ 44A.",
+        "BATN_SET_REASON": "Lý do trả lại tối đa 1000 ký tự.",
+        "BATN_SET_REVIEWER": "Tên người trả lại/duyệt tối đa 100 ký tự.",
     }.get(name, "Nhập đường dẫn thư mục hoặc tệp (tối đa 255 ký tự).")
     dv.showInputMessage = True
     return dv

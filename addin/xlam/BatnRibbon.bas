@@ -22,3 +22,11 @@ End Sub
 Sub TaoBieuMau(control As IRibbonControl)
     RunPython "import batn.excel.buttons as b; b.tao_bieu_mau()"
 End Sub
+
+Sub TraLai(control As IRibbonControl)
+    RunPython "import batn.excel.buttons as b; b.tra_lai()"
+End Sub
+
+Sub Duyet(control As IRibbonControl)
+    RunPython "import batn.excel.buttons as b; b.duyet()"
+End Sub

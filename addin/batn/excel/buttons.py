@@ -1,4 +1,4 @@
-"""The four ribbon buttons. Each is one function taking the open workbook (`xw.Book`), with two thin wrappers:
+"""The ribbon buttons. Each is one function taking the open workbook (`xw.Book`), with two thin wrappers:
 
 - classic xlwings: `kiem_tra()` etc., run by the add-in's VBA through
   `RunPython "import batn.excel.buttons as b; b.kiem_tra()"` on `xw.Book.caller()`;
@@ -6,7 +6,8 @@
 
 No business rule lives here: reading goes through batn's reader steps, checking through
 `batn.checks.check_submission`, consolidation through `batn.pipeline`, and what is written
-back is `batn.actions.annotation_actions` replayed on the book.
+back is `batn.actions.annotation_actions` replayed on the book. Trả lại and Duyệt act on the
+selected unit rows and record through `Ledger.decide`, the rule `batn tra-lai` / `batn duyet` use.
 """
 from __future__ import annotations
 
@@ -26,12 +27,12 @@ from ..pipeline import consolidate_inbox, load_period, make_templates, report_fr
 from ..rollup import Consolidation
 from ..units import UnitsFileError, units_from_rows, write_units_csv
 from ..xlsx.reader import read_submission
-from .book import (UNCHECKED_WORDS, book_folder, find_sheet, is_classic, lite_cells, named_values, read_book,
-                   saved_copy, sheet_rows)
+from .book import (UNCHECKED_WORDS, book_folder, defined_names, find_sheet, is_classic, lite_cells, named_values,
+                   read_book, saved_copy, sheet_rows)
 from .settings import (SETTINGS, SETTINGS_SHEET, UNIT_COLUMNS, UNITS_FIRST_ROW, UNITS_SHEET, Settings,
-                       SettingsError, consolidated_name, report_name, settings_from_values, unit_rows)
-from ..tables import (FINDINGS_HEADER, FINDINGS_WIDTHS, STATUS_WIDTHS, consolidation_findings_rows, status_rows,
-                      summary_rows)
+                       SettingsError, _text, consolidated_name, report_name, settings_from_values, unit_rows)
+from ..tables import (FINDINGS_HEADER, FINDINGS_WIDTHS, STATUS_WIDTHS, consolidation_findings_rows, file_name,
+                      status_rows, summary_rows)
 from .write import apply_actions, clear_marks, marked_cells, sheet_for_writing, write_table
 
 TITLE = "batn"
@@ -188,10 +189,13 @@ def tong_hop_book(book) -> ConsolidationResult:
     s, tree, cat, per = _common(book)
     if not s.inbox.is_dir():
         raise SettingsError(f"Không có thư mục nhận báo cáo: {s.inbox}")
+    ledger = s.ledger if s.ledger is not None and s.ledger.is_file() else None
     try:
-        cons = consolidate_inbox(s.inbox, tree, cat, per, root=s.unit, progress=_progress(book, "đọc báo cáo"))
-        if s.ledger is not None and s.ledger.is_file():      # history: the same warnings as `consolidate --ledger`
-            warn_outliers(cons, s.ledger)
+        # with the ledger: the review decisions (Trả lại, Duyệt) apply, as in `consolidate --ledger`
+        cons = consolidate_inbox(s.inbox, tree, cat, per, root=s.unit, progress=_progress(book, "đọc báo cáo"),
+                                 ledger=ledger)
+        if ledger is not None:      # history: the same warnings as `consolidate --ledger`
+            warn_outliers(cons, ledger)
     finally:
         _done_progress(book)
     from ..pipeline import consolidation_paper
@@ -286,6 +290,166 @@ def tao_bieu_mau_book(book) -> TemplatesResult:
     return TemplatesResult(paths, msg)
 
 
+# ---------------------------------------------------------------- Trả lại, Duyệt
+
+CODE_HEADERS = ("Mã", "Mã đơn vị")          # the unit code's column in "Tình hình nộp báo cáo", "Tổng hợp
+NAME_HEADERS = ("Đơn vị", "Tên đơn vị")     # theo đơn vị" and "Đơn vị"; or the unit's name
+PICK_ROW = (f"Hãy chọn dòng của đơn vị (một ô bất kỳ trên dòng, có thể chọn nhiều dòng) ở trang "
+            f"“{L.STATUS_SHEET}” hoặc “{UNITS_SHEET}” rồi bấm lại.")
+
+
+@dataclass
+class ReviewResult:
+    units: list[str]                          # the units selected
+    done: list[tuple[str, str]]               # (unit, file) the decision was recorded on
+    problems: list[str]
+    consolidation: Consolidation
+    message: str
+
+
+def _header_columns(rows: list[list]) -> tuple[int, int | None, int | None]:
+    """(header row, code column, name column), 1-based, from the first rows of a sheet; (0, None, None)."""
+    for r, row in enumerate(rows, start=1):
+        texts = [str(v).strip() if v is not None else "" for v in row]
+        code = next((c for c, t in enumerate(texts, start=1) if t in CODE_HEADERS), None)
+        name = next((c for c, t in enumerate(texts, start=1) if t in NAME_HEADERS), None)
+        if code or name:
+            return r, code, name
+    return 0, None, None
+
+
+def selected_units(book, tree) -> list[str]:
+    """The units of the selected rows of the active sheet: the code in its "Mã" column, or the unit's
+    name (as the tables indent it) in its "Đơn vị" column. SettingsError when none is selected."""
+    sheet, sel = book.sheets.active, book.selection
+    if sel is None:
+        raise SettingsError(PICK_ROW)
+    last_col = max(sheet.used_range.last_cell.column, 3)
+    head = sheet.range((1, 1), (3, last_col)).options(ndim=2).value
+    header_row, code_col, name_col = _header_columns(head)
+    if not header_row:
+        raise SettingsError(PICK_ROW)
+    by_name: dict[str, list[str]] = {}
+    for code in tree.walk():
+        by_name.setdefault(tree[code].name.strip().casefold(), []).append(code)
+    found: list[str] = []
+    for part in str(sel.address).split(","):
+        area = sheet.range(part)
+        top, bottom = max(area.row, header_row + 1), area.row + area.rows.count - 1
+        if bottom < top:
+            continue
+        rows = sheet.range((top, 1), (bottom, last_col)).options(ndim=2).value
+        for row in rows:
+            code = _text(row[code_col - 1]) if code_col else ""
+            if code not in tree and name_col and row[name_col - 1]:
+                named = by_name.get(str(row[name_col - 1]).strip().casefold(), [])
+                code = named[0] if len(named) == 1 else code
+            if code in tree and code not in found:
+                found.append(code)
+    if not found:
+        raise SettingsError(PICK_ROW)
+    return found
+
+
+def _who(book, s: Settings) -> str:
+    """Who decides: the setting, else the user name classic Excel knows; the remote engine knows none."""
+    if s.reviewer:
+        return s.reviewer
+    if is_classic(book):
+        try:
+            return str(book.app.api.UserName or "")
+        except Exception:                 # noqa: BLE001 - a decision stands without a name
+            return ""
+    return ""
+
+
+def _reason(book, s: Settings, names: list[str]) -> str | None:
+    """Trả lại's reason: classic Excel asks in an input box (the setting, if any, filled in; None:
+    cancelled); the remote engine (xlwings Lite/Server) has no input box, so the setting holds it."""
+    if is_classic(book):
+        answer = book.app.api.InputBox(f"Lý do trả lại báo cáo của {', '.join(names)} (gửi cho đơn vị):",
+                                       TITLE, s.reason)
+        if answer is False:               # Cancel
+            return None
+        reason = str(answer or "").strip()
+    else:
+        reason = s.reason
+    if not reason:
+        raise SettingsError("Cần ghi lý do trả lại. " + ("" if is_classic(book) else
+                            "Excel trên web không có hộp hỏi lý do: hãy ghi lý do vào ô “Lý do trả lại” ở trang "
+                            f"“{SETTINGS_SHEET}”, chọn lại dòng của đơn vị rồi bấm “Trả lại”."))
+    return reason
+
+
+def _clear_setting(book, name: str) -> None:
+    ref = defined_names(book).get(name, "")
+    if "!" in ref:
+        title, cell = ref.rsplit("!", 1)
+        sheet = find_sheet(book, title.strip("'").replace("''", "'"))
+        if sheet is not None:
+            sheet.range(cell.replace("$", "")).value = None
+
+
+def _review_book(book, action: str) -> ReviewResult | None:
+    """Record `action` on the newest file of each selected unit, through the rule every door uses
+    (batn.ledger.Ledger.decide), then refresh the status table and its "Duyệt" column."""
+    from ..ledger import Ledger
+    from ..review import SEND_BACK, newest_files, review_consolidation
+
+    s, tree, cat, per = _common(book)
+    if s.ledger is None:
+        raise SettingsError(f"Trang “{SETTINGS_SHEET}” chưa ghi “Sổ theo dõi (.sqlite3)”: batn ghi các quyết định "
+                            "trả lại, duyệt vào sổ này (tệp chưa có thì được tạo mới).")
+    if not s.inbox.is_dir():
+        raise SettingsError(f"Không có thư mục nhận báo cáo: {s.inbox}")
+    active = book.sheets.active
+    units = selected_units(book, tree)
+    reason = ""
+    if action == SEND_BACK:
+        reason = _reason(book, s, [tree[u].name for u in units])
+        if reason is None:
+            return None
+    try:    # each unit's newest file, as Tổng hợp reads the inbox, with the decisions so far
+        cons = consolidate_inbox(s.inbox, tree, cat, per, root=s.unit, progress=_progress(book, "đọc báo cáo"),
+                                 ledger=s.ledger if s.ledger.is_file() else None)
+    finally:
+        _done_progress(book)
+    newest = newest_files(cons)
+    with Ledger(s.ledger) as led:
+        done, problems = led.decide(per.id, units, action, reason, _who(book, s), newest=newest,
+                                    where=" trong thư mục nhận báo cáo")
+        review_consolidation(cons, led.review_events(per.id))
+    done = [(u, file_name(cons, newest[u].source)) for u, _f in done]     # relative to the inbox, as the tables
+    write_table(sheet_for_writing(book, L.STATUS_SHEET), status_rows(cons), STATUS_WIDTHS)
+    if done and action == SEND_BACK and s.reason:
+        _clear_setting(book, "BATN_SET_REASON")        # not to send the next unit back with this reason
+    active.activate()
+    verb = "Đã trả lại" if action == SEND_BACK else "Đã duyệt"
+    lines = [f"{verb} báo cáo {per.label} của {tree[u].name} ({f})" for u, f in done]
+    if done and action == SEND_BACK:
+        lines.append(f"Lý do: {reason}")
+    lines += [f"Chưa làm được: {p}" for p in problems]
+    lines.append(f"Cột “Duyệt” ở trang “{L.STATUS_SHEET}” đã cập nhật; bấm “Tổng hợp” để tính lại tệp tổng hợp "
+                 "gửi cấp trên theo quyết định này.")
+    msg = "\n".join(lines)
+    _alert(book, msg, critical=not done)
+    return ReviewResult(units, done, problems, cons, msg)
+
+
+def tra_lai_book(book) -> ReviewResult | None:
+    """Trả lại: send the selected units' reports back, with the reason (None: the clerk cancelled)."""
+    from ..review import SEND_BACK
+
+    return _review_book(book, SEND_BACK)
+
+
+def duyet_book(book) -> ReviewResult | None:
+    """Duyệt: approve the newest report of each selected unit (refused while it has lỗi)."""
+    from ..review import APPROVE
+
+    return _review_book(book, APPROVE)
+
+
 # ---------------------------------------------------------------- the two kinds of wrapper
 
 def _message(e: Exception) -> str:
@@ -325,6 +489,14 @@ def tao_bieu_mau():
     return run(tao_bieu_mau_book, xw.Book.caller())
 
 
+def tra_lai():
+    return run(tra_lai_book, xw.Book.caller())
+
+
+def duyet():
+    return run(duyet_book, xw.Book.caller())
+
+
 # xlwings Lite / Server: scripts that receive the book
 @xw.script
 async def kiem_tra_script(book: xw.Book):
@@ -352,10 +524,23 @@ def tao_bieu_mau_script(book: xw.Book):
     return run(tao_bieu_mau_book, book)
 
 
+@xw.script
+def tra_lai_script(book: xw.Book):
+    """The reason is read from “Lý do trả lại” in “Thiết lập”: the remote engine has no input box."""
+    return run(tra_lai_book, book)
+
+
+@xw.script
+def duyet_script(book: xw.Book):
+    return run(duyet_book, book)
+
+
 # The ribbon's buttons: (callback Sub in addin/xlam/BatnRibbon.bas, Python entry point); tests check both.
 BUTTONS = {
     "KiemTra": "kiem_tra",
     "TongHop": "tong_hop",
     "XuatBaoCao": "xuat_bao_cao",
     "TaoBieuMau": "tao_bieu_mau",
+    "TraLai": "tra_lai",
+    "Duyet": "duyet",
 }

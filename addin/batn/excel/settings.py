@@ -34,7 +34,14 @@ SETTINGS: tuple[tuple[str, str, str, bool], ...] = (
      "Cơ quan ban hành, người ký, nơi nhận... Để trống: thiết lập mặc định.", False),
     ("BATN_SET_LEDGER", "Sổ theo dõi (.sqlite3)",
      "Sổ có số liệu các kỳ trước (batn lich-su nhap, batn run): so sánh với kỳ trước và cảnh báo số liệu "
-     "bất thường. Để trống: không so sánh.", False),
+     "bất thường; nút Trả lại và Duyệt ghi quyết định vào sổ này (chưa có thì tạo mới). Để trống: không so "
+     "sánh, không dùng được Trả lại/Duyệt.", False),
+    ("BATN_SET_REASON", "Lý do trả lại",
+     "Excel trên máy tính hỏi lý do khi bấm Trả lại (ghi sẵn ở đây thì hiện sẵn). Excel trên web "
+     "(xlwings Lite/Server) không hỏi được: ghi lý do vào ô này trước khi bấm Trả lại; trả lại xong ô được xoá.",
+     False),
+    ("BATN_SET_REVIEWER", "Người trả lại/duyệt",
+     "Tên ghi vào sổ theo dõi cùng mỗi quyết định. Để trống: tên người dùng của Excel (nếu có).", False),
 )
 SETTINGS_FIRST_ROW = 4           # row of the first setting; label in A, value in B, hint in C
 
@@ -70,6 +77,8 @@ class Settings:
     on: date | None
     report_config: Path | None
     ledger: Path | None = None
+    reason: str = ""              # Trả lại's reason where no input box can ask (xlwings Lite/Server)
+    reviewer: str = ""
 
 
 def _text(v: object) -> str:
@@ -121,6 +130,8 @@ def settings_from_values(values: dict[str, object], base: Path | None) -> Settin
         on=_date(values.get("BATN_SET_DATE")),
         report_config=_path(config, base) if config else None,
         ledger=_path(_text(values.get("BATN_SET_LEDGER")), base) if _text(values.get("BATN_SET_LEDGER")) else None,
+        reason=_text(values.get("BATN_SET_REASON")),
+        reviewer=_text(values.get("BATN_SET_REVIEWER")),
     )
 
 
