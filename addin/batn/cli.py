@@ -119,8 +119,8 @@ def consolidate(
 ) -> None:
     """Tổng hợp số liệu các đơn vị; tệp hỏng được báo lỗi, không làm dừng việc tổng hợp."""
     from .previous import PreviousError
+    from .startup import load_writer
     from .xlsx.pdf import PdfError
-    from .xlsx.consolidated import write_consolidated
 
     with clear_errors(PreviousError, PdfError):
         if not inbox.is_dir():
@@ -135,11 +135,13 @@ def consolidate(
         with progress_bar("Đọc báo cáo", quiet=as_json) as prog:
             cons = pipeline.consolidate_inbox(inbox, tree, cat, per, root=root, progress=prog, engine=engine,
                                               workers=workers, scheduler=scheduler, ledger=ledger,
-                                              approved_only=approved_only)
+                                              approved_only=approved_only, meanwhile=load_writer)
         if ledger is not None:
             pipeline.warn_outliers(cons, ledger)
         paper = pipeline.consolidation_paper(cat, per, config=config, number=number, on=parse_date(on),
                                              previous=previous, period_config=period_config)
+        from .xlsx.consolidated import write_consolidated      # loaded while the files were read
+
         write_consolidated(cons, out_file, paper)
         pdf_file = None
         if pdf:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .checks import Expectation
-from .model import Catalogue, Submission, TextSpool
+from .model import Catalogue, Finding, Submission, TextSpool
 from .rollup import keep_for_rollup
 
 PARALLEL_FROM = 64      # below this many files, starting processes costs more than it saves
@@ -31,29 +31,78 @@ def _read_one(path: Path) -> Submission:
     return read_checked(path, *_worker_ctx)
 
 
+def read_inbox(inbox: str | Path, catalogue: Catalogue, expect: Expectation, *, engine: str = "local",
+               workers: int | None = None, scheduler: str | None = None,
+               progress: Callable[[int, int], None] = lambda d, t: None,
+               meanwhile: Callable[[], None] | None = None) -> tuple[list[Submission], list[Finding]]:
+    """Every file of the inbox read and checked, and the findings of the files not opened
+    (reader.list_inbox). On this machine's cores, a large inbox's reader processes start before the
+    files are listed, and `meanwhile` (what the caller needs next, e.g. its writer's imports) runs
+    here while they read: neither waits for the other."""
+    from .xlsx.reader import list_inbox
+
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if engine == "local" and workers > 1 and _holds_at_least(inbox, PARALLEL_FROM):
+        with _pool(catalogue, expect, workers) as ex:
+            ex.submit(int)                          # forks the readers now; they load while we list
+            files, skipped = list_inbox(inbox)      # str paths: a tenth of a Path's memory, ×10,000 files
+            return _read_on(ex, files, catalogue, progress, meanwhile), skipped
+    files, skipped = list_inbox(inbox)
+    return read_many(files, catalogue, expect, engine=engine, workers=workers, scheduler=scheduler,
+                     progress=progress, meanwhile=meanwhile), skipped
+
+
 def read_many(files: Sequence[Path], catalogue: Catalogue, expect: Expectation, *, engine: str = "local",
               workers: int | None = None, scheduler: str | None = None,
-              progress: Callable[[int, int], None] = lambda d, t: None) -> list[Submission]:
+              progress: Callable[[int, int], None] = lambda d, t: None,
+              meanwhile: Callable[[], None] | None = None) -> list[Submission]:
     from .pipeline import read_checked
 
     n = len(files)
-    if engine == "dask":
-        return _read_dask(files, catalogue, expect, scheduler, workers, progress)
-    if engine != "local":
+    if engine not in ("local", "dask"):
         raise ValueError(f"Không có cách chạy '{engine}'; dùng local hoặc dask")
     workers = workers if workers is not None else (os.cpu_count() or 1)
+    if engine == "local" and workers > 1 and n >= PARALLEL_FROM:
+        with _pool(catalogue, expect, workers) as ex:
+            return _read_on(ex, files, catalogue, progress, meanwhile)
+    if meanwhile is not None:
+        meanwhile()
+    if engine == "dask":
+        return _read_dask(files, catalogue, expect, scheduler, workers, progress)
     out: list[Submission] = []
     spool = TextSpool()           # the units' narrative text waits on disk for the workbook
-    if workers <= 1 or n < PARALLEL_FROM:
-        for i, f in enumerate(files, start=1):
-            out.append(_same_source(keep_for_rollup(read_checked(f, catalogue, expect), catalogue, spool), f))
-            progress(i, n)
-        return out
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(catalogue, expect)) as ex:
-        for i, (f, sub) in enumerate(zip(files, ex.map(_read_one, files, chunksize=16)), start=1):
-            out.append(_same_source(keep_for_rollup(sub, catalogue, spool), f))
-            progress(i, n)
+    for i, f in enumerate(files, start=1):
+        out.append(_same_source(keep_for_rollup(read_checked(f, catalogue, expect), catalogue, spool), f))
+        progress(i, n)
     return out
+
+
+def _pool(catalogue: Catalogue, expect: Expectation, workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(catalogue, expect))
+
+
+def _read_on(ex: ProcessPoolExecutor, files: Sequence, catalogue: Catalogue, progress,
+             meanwhile: Callable[[], None] | None) -> list[Submission]:
+    n = len(files)
+    out: list[Submission] = []
+    spool = TextSpool()           # the units' narrative text waits on disk for the workbook
+    results = ex.map(_read_one, files, chunksize=16)      # every file handed out now
+    if meanwhile is not None:
+        meanwhile()               # the readers are forked already: a thread or import here cannot reach them
+    for i, (f, sub) in enumerate(zip(files, results), start=1):
+        out.append(_same_source(keep_for_rollup(sub, catalogue, spool), f))
+        progress(i, n)
+    return out
+
+
+def _holds_at_least(folder: str | Path, n: int) -> bool:
+    """True when the folder itself lists n entries or more (one directory read, stopped at n): a
+    large inbox, worth starting the readers before its files are listed and checked one by one."""
+    try:
+        with os.scandir(folder) as it:
+            return sum(1 for _ in zip(range(n), it)) >= n
+    except OSError:
+        return False
 
 
 def _same_source(sub: Submission, path) -> Submission:

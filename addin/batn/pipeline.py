@@ -154,22 +154,22 @@ def read_checked(path: str | Path, catalogue: Catalogue, expect: Expectation, da
 
 
 def consolidate_inbox(inbox: str | Path, tree: UnitTree, catalogue: Catalogue, period: Period,
-                      root: str | None = None, progress: Progress = _noop,
+                      root: str | None = None, progress: Progress = _noop, meanwhile: Callable[[], None] | None = None,
                       as_of: datetime | None = None, engine: str = "local", workers: int | None = None,
                       scheduler: str | None = None, ledger: str | Path | None = None,
                       approved_only: bool = False) -> Consolidation:
     """Read every workbook under `inbox` (a broken one becomes a finding) and roll the tree up.
 
     engine "local" reads on this machine's cores; "dask" sends the per-file read and check to a
-    Dask cluster (`scheduler` address, or a local cluster) and rolls up here.
+    Dask cluster (`scheduler` address, or a local cluster) and rolls up here. `meanwhile` runs in
+    this process while the files are read (engines.read_inbox).
     `ledger`: the review decisions recorded there (batn tra-lai, batn duyet) apply: an approved file
     stays in use until its correction is approved; `approved_only`: only approved files count."""
-    from .engines import read_many
+    from .engines import read_inbox
 
-    files, skipped = list_inbox(inbox)     # str paths: a tenth of a Path's memory, ×10,000 files
     expect = expectation_for(tree, catalogue, period)
-    subs = read_many(files, catalogue, expect, engine=engine, workers=workers, scheduler=scheduler,
-                     progress=progress)
+    subs, skipped = read_inbox(inbox, catalogue, expect, engine=engine, workers=workers, scheduler=scheduler,
+                               progress=progress, meanwhile=meanwhile)
     events = []
     if ledger is not None:
         from .ledger import Ledger
