@@ -43,6 +43,7 @@ CONF_ROWS = [
     ("Conda Path", "", ""),
     ("Conda Env", "", ""),
     ("Show Console", False, ""),
+    ("USE UDF SERVER", True, "True: Python chạy sẵn giữa các lần bấm (nhanh); False: mỗi lần bấm mở Python mới"),
 ]
 
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -52,12 +53,25 @@ REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
 
+# RunPython on Windows runs in xlwings' COM server ("Use UDF Server") unless batn.conf says
+# "USE UDF SERVER","False": one Python process stays open between clicks, so a Kiểm tra click costs
+# the check (a few ms), not a new Python importing xlwings and batn (about 1 s). The first click of
+# an Excel session starts it; after upgrading batn, close Excel (or run KillPy) to load the new code.
+# macOS has no COM server: RunPython starts a process per click there whatever this says.
+PATCHES = [
+    ('Public Const PROJECT_NAME As String = "myaddin"', f'Public Const PROJECT_NAME As String = "{PROJECT_NAME}"'),
+    ('OPTIMIZED_CONNECTION = GetConfig("USE UDF SERVER", False)',
+     'OPTIMIZED_CONNECTION = GetConfig("USE UDF SERVER", True)'),
+]
+
+
 def xlwings_module() -> str:
     text = (XLWINGS_DIR / "xlwings_custom_addin.bas").read_text(encoding="ascii")
-    old = 'Public Const PROJECT_NAME As String = "myaddin"'
-    if old not in text:
-        raise SystemExit(f"xlwings {xlwings.__version__}: PROJECT_NAME line not found in xlwings_custom_addin.bas")
-    return text.replace(old, f'Public Const PROJECT_NAME As String = "{PROJECT_NAME}"')
+    for old, new in PATCHES:
+        if text.count(old) != 1:
+            raise SystemExit(f"xlwings {xlwings.__version__}: line not found in xlwings_custom_addin.bas: {old}")
+        text = text.replace(old, new)
+    return text
 
 
 def project() -> Project:

@@ -1,0 +1,88 @@
+"""What issue 19's speed work promises, checked by counting, never by the clock (the machine is shared):
+each part of a received file is inflated once and each sheet parsed once; the command line loads
+what it draws and writes only when it needs it; the add-in keeps Python warm between clicks."""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from batn.catalogue import load_catalogue
+from batn.demo import sample_narratives, sample_values
+from batn.model import Unit
+from batn.pipeline import load_period
+from batn.xlsx import package, reader, sheetxml
+from batn.xlsx.template import write_template
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    cat, period = load_catalogue("3tn-2024"), load_period("2024")
+    rng = random.Random(19)
+    path = tmp_path_factory.mktemp("one_pass") / "DCS_01.xlsx"
+    write_template(path, cat, Unit("DCS_01", "Đoàn cơ sở 1", "T"), period, values=sample_values(cat, rng, 20),
+                   narratives=sample_narratives(rng, "Đoàn cơ sở 1"))
+    return path, cat
+
+
+def test_every_part_inflated_once_every_sheet_parsed_once(filled, monkeypatch):
+    path, cat = filled
+    parts, sheets = Counter(), Counter()
+    read_part, read_sheet = package.read_part, sheetxml.read_sheet
+
+    def counting_part(z, name, data):
+        parts[name] += 1
+        return read_part(z, name, data)
+
+    def counting_sheet(xml, *args, **kwargs):
+        sheets[xml] += 1
+        return read_sheet(xml, *args, **kwargs)
+
+    monkeypatch.setattr(package, "read_part", counting_part)
+    monkeypatch.setattr(reader, "read_sheet", counting_sheet)
+    monkeypatch.setattr(package, "cell_facts", lambda *a, **k: pytest.fail("a second scan of a sheet"))
+    monkeypatch.setattr(reader, "cell_facts", lambda *a, **k: pytest.fail("a second scan of a sheet"))
+    sub = reader.read_submission(path, cat)
+    assert sub.unit == "DCS_01" and any(v for v in sub.values.values())
+    assert any(sub.narratives.values())                  # narrative sheets were read too
+    assert parts and max(parts.values()) == 1, parts
+    assert sheets and max(sheets.values()) == 1
+
+
+def _run(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def test_command_line_loads_help_machinery_only_for_help():
+    out = _run("import sys, batn.cli; print('typer.rich_utils' in sys.modules, 'openpyxl' in sys.modules); "
+               "from typer import rich_utils as ru; print(ru.OPTIONS_PANEL_TITLE)")
+    assert out.split("\n")[:2] == ["False False", "Tùy chọn"]
+
+
+def test_writer_loads_without_numpy_unless_numpy_is_there():
+    out = _run("import sys; from batn.startup import load_writer; load_writer(); "
+               "import openpyxl.compat.numbers as n; print('numpy' in sys.modules, n.NUMPY); "
+               "import numpy; print(numpy.float64(1.5) + 1)")
+    assert out.split() == ["False", "False", "2.5"]
+    out = _run("import numpy, sys; from batn.startup import load_writer; load_writer(); "
+               "import openpyxl.compat.numbers as n; print(n.NUMPY)")
+    assert out.strip() == "True"
+
+
+def test_addin_runs_buttons_in_a_warm_python():
+    pytest.importorskip("xlwings")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import build_addin
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    vba = build_addin.xlwings_module()
+    assert 'OPTIMIZED_CONNECTION = GetConfig("USE UDF SERVER", True)' in vba
+    assert 'Public Const PROJECT_NAME As String = "batn"' in vba
+    assert ("USE UDF SERVER", True) in [row[:2] for row in build_addin.CONF_ROWS]
