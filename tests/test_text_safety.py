@@ -401,12 +401,15 @@ def test_google_writes_carry_formula_names_and_escaped_file_names_as_text(tmp_pa
         cons.units["CD_B"].submission.source = os.fsdecode(b"/hop_thu/bad\xff\n\xe2\x80\xae.xlsx")
         plan = plan_write_back(run.reads[0], cons, summary=True, tree=tree)
         apply_plan(conn.http, plan)
-        status = standin.values(key, f"'{G.STATUS_TAB}'!A1:K20", render="FORMULA")
-        rows = {r[1]: r for r in status if len(r) > 5}
-        assert rows["CD_A"][2].strip() == HYPERLINK
-        assert rows["CD_B"][5] == r"/hop_thu/bad\xff\n\u202e.xlsx"
+        status = standin.values(key, f"'{G.STATUS_TAB}'!A1:Z20", render="FORMULA")
+        # the columns by their headers: the status table gains columns ("Duyệt"...), the file's is "Nguồn" here
+        header = next(r for r in status if "Mã" in r)
+        name_col, file_col = header.index("Đơn vị"), header.index("Nguồn")
+        rows = {r[1]: r for r in status if len(r) > file_col}
+        assert rows["CD_A"][name_col].strip() == HYPERLINK
+        assert rows["CD_B"][file_col] == r"/hop_thu/bad\xff\n\u202e.xlsx"
         for r in range(1, len(status) + 1):
-            for col in "CF":
+            for col in (G.col_letter(name_col + 1), G.col_letter(file_col + 1)):
                 c = standin.cell(key, f"'{G.STATUS_TAB}'!{col}{r}")
                 assert "f" not in c, (col, r, c)
         table = standin.values(key, f"'{G.CONSOLIDATED_TAB}'!A1:C200", render="FORMULA")
