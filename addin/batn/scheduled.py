@@ -322,6 +322,30 @@ def _read_google(cfg: RunConfig, ledger: Ledger, catalogue: Catalogue, now: date
     return out, sheets, requests
 
 
+def _approved_sheet_figures(ledger: Ledger, read: list[tuple[Received, Submission]], events, period: str
+                            ) -> list[tuple[Received, Submission]]:
+    """A spreadsheet keeps only its latest figures: when a unit's tab changed after its report was
+    approved, the approved figures are read back from the archive (`<sha256>.json`), so they stay in
+    use while the change waits for approval, as an approved file in a folder does (issue 17)."""
+    have = {s.sha256 for _, s in read}
+    units_read = {s.unit for _, s in read}
+    rows = {r.sha256: r for r in ledger.submissions(period=period)}
+    out = []
+    for unit, sha in standing_approvals(events).items():
+        rel = ledger._archived(sha) if sha not in have and unit in units_read and sha in rows else None
+        if rel is None or not rel.endswith(".json"):
+            continue
+        copy = ledger.archive_dir / rel
+        doc = json.loads(copy.read_text(encoding="utf-8"))
+        row = rows[sha]
+        sub = Submission(doc["unit"], doc["period"], doc["catalogue"], dict(doc["values"]),
+                         {k: [tuple(r) for r in v] for k, v in doc.get("narratives", {}).items()},
+                         source=row.source, sha256=sha, received=row.received, received_from=FIRST_SEEN,
+                         is_total=bool(doc.get("is_total")))
+        out.append((Received(sha, copy.stat().st_size, rel, row.source, row.received), sub))
+    return out
+
+
 def _check_layout(layout: str, read) -> None:
     found = "rows" if read.unit_rows and not read.unit_tabs else "tabs" if read.unit_tabs and not read.unit_rows else ""
     if layout and found and found != layout:
@@ -340,7 +364,7 @@ def _write_back(sheets: list[_SheetSource], cons: Consolidation, tree: UnitTree,
     targets = [s for s in sheets if s.write_back]
     for i, s in enumerate(targets):
         read = s.read
-        plan = plan_write_back(read, cons, summary=(i == 0), tree=tree)
+        plan = plan_write_back(read, cons, summary=(i == 0), tree=tree, account=s.conn.account)
         try:
             with google_errors(read.info.key, s.conn.account):
                 apply_plan(s.conn.http, plan)
@@ -349,6 +373,8 @@ def _write_back(sheets: list[_SheetSource], cons: Consolidation, tree: UnitTree,
                               f"bảng tính {read.info.url}: {e} Lần chạy sau sẽ ghi lại.") from e
         done.append(read.info.url)
         log(f"Đã ghi tình hình nộp và kết quả kiểm tra vào bảng tính {read.info.url}")
+        for problem in plan.problems:           # e.g. an approved unit's inputs this account cannot lock
+            log(problem)
     return done
 
 
@@ -494,6 +520,9 @@ def _run_locked(cfg: RunConfig, tree: UnitTree, catalogue: Catalogue, period: Pe
         # The data's time, as `batn consolidate` says it: the newest save time of the files used.
         # The review loop: an approved file stays in use until its correction is approved too.
         events = ledger.review_events(period.id)
+        held = _approved_sheet_figures(ledger, read, events, period.id)
+        read += held
+        subs += [s for _, s in held]
         cons = consolidate(subs, tree, catalogue, period, root=root,
                            as_of=None if any(s.received for s in subs)
                            else datetime.fromtimestamp(int(cfg.units.stat().st_mtime)),

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from ..model import Catalogue
 from . import layout as G
+from .approval import base_description, before_approval
 from .auth import Connection, google_errors, spreadsheet_key
 from .quota import UncertainWrite
 from .read import SheetRead, figures_digest, read_spreadsheet
@@ -65,8 +66,11 @@ def lock_requests(read: SheetRead, conn: Connection, now: datetime) -> list[dict
     batn = [u for u in batn_editors(read, conn.account) if u]
     for pr in input_protections(read):
         code = _unit_of(pr["description"])
-        was.setdefault(code, {})[pr["description"]] = [list((pr.get("editors") or {}).get("users", [])),
-                                                         bool(pr.get("warningOnly"))]
+        # keyed without the approval mark, with who typed before an approval lock (batn.gsheets.approval)
+        approved = before_approval(pr["description"])
+        was.setdefault(code, {})[base_description(pr["description"])] = (
+            [approved[0], approved[1]] if approved is not None else
+            [list((pr.get("editors") or {}).get("users", [])), bool(pr.get("warningOnly"))])
         requests.append({"updateProtectedRange": {
             "protectedRange": {"protectedRangeId": pr["protectedRangeId"], "warningOnly": False,
                                "editors": {"users": batn}},
@@ -92,7 +96,7 @@ def unlock_requests(read: SheetRead) -> list[dict]:
     requests: list[dict] = []
     for pr in input_protections(read):
         code = _unit_of(pr["description"])
-        editors, warning = cut.protections.get(code, {}).get(pr["description"], [[], True])
+        editors, warning = cut.protections.get(code, {}).get(base_description(pr["description"]), [[], True])
         body: dict = {"protectedRangeId": pr["protectedRangeId"], "warningOnly": bool(warning)}
         if not warning:
             body["editors"] = {"users": list(editors)}

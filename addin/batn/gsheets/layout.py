@@ -49,6 +49,7 @@ META_NAME, META_CODE, META_PERIOD, META_CATALOG, META_KIND, META_STATUS = 4, 5, 
 META_LABELS = {META_NAME: "Đơn vị:", META_CODE: "Mã đơn vị:", META_PERIOD: "Kỳ báo cáo:",
                META_CATALOG: "Bộ chỉ tiêu:", META_KIND: "Loại số liệu:", META_STATUS: "Tình trạng kiểm tra:"}
 LABEL_COL, META_COL = 2, 3
+REVIEW_COL = 6          # F of the META_STATUS row: the report's review ("Duyệt: cần sửa — lý do"), batn's
 TAB_WIDTH = 6                                  # A..F: STT, Nội dung, Đơn vị tính, Số liệu, Ghi chú, Kiểm tra
 NARRATIVE_ROWS = 10                            # input rows per narrative list on a unit tab
 ROWS_NARRATIVE_ROWS = 5                        # rows per unit on a narrative tab of the rows layout

@@ -24,6 +24,8 @@ from datetime import date, datetime
 
 from ..actions import COLOURS, MarkCell, WriteFindingsSheet, annotation_actions
 from ..model import Finding, Severity, UnitTree
+from ..review import APPROVED, CHANGED_AFTER_APPROVAL, RECEIVED, RESUBMITTED, SENT_BACK
+from ..review import MISSING as NO_REPORT
 from ..rollup import COVERED, HAS_ERRORS, LATE, MISSING, ROOT, SENT, Consolidation
 from ..tables import STATUS_HEADER, findings_in_order, sent_line, status_rows, summary_rows
 from ..tables import findings_rows as finding_body_rows
@@ -37,6 +39,9 @@ from .setup import rgb
 
 STATUS_COLOURS = {SENT: "C6EFCE", HAS_ERRORS: COLOURS[Severity.ERROR], MISSING: "E7E6E6", LATE: "FFD699",
                   COVERED: "DDEBF7", ROOT: "DDEBF7"}
+REVIEW_COLOURS = {APPROVED: "C6EFCE", SENT_BACK: "FFC7CE", RECEIVED: "FFEB9C", RESUBMITTED: "FFEB9C",
+                  CHANGED_AFTER_APPROVAL: "FFD699", NO_REPORT: "E7E6E6"}
+REVIEW_COLUMN = STATUS_HEADER.index("Duyệt") + 1           # 1-based, in the status tab
 FINDINGS_HEAD = ["STT", "Mức độ", "Đơn vị", "Nguồn", "Ô", "Chỉ tiêu", "Nội dung"]
 NOTE_HEAD = "[batn kiểm tra]"
 _OLD_BATN_NOTES = ("[lỗi] ", "[cảnh báo] ")
@@ -68,6 +73,7 @@ class WritePlan:
     # and batn's note for each marked cell; apply_plan reads the current notes and merges
     note_scopes: list[tuple[str, dict]] = field(default_factory=list)
     notes: dict[tuple[int, int, int], str] = field(default_factory=dict)   # (sheetId, row0, col0) -> text
+    problems: list[str] = field(default_factory=list)    # what could not be done (an input left unlocked...)
 
     def tab_values(self, title: str) -> list[list[object]]:
         for vr in self.data:
@@ -246,10 +252,42 @@ def consolidated_rows(cons: Consolidation) -> tuple[list[list[object]], dict[str
     return rows, marks
 
 
+def review_text(review) -> str:
+    """What a unit's tab says of its report's review: "Duyệt: cần sửa — <lý do>"."""
+    text = f"Duyệt: {review.state}"
+    if review.state == SENT_BACK and review.last is not None and review.last.reason:
+        text += f" — {review.last.reason}"
+    return text
+
+
+def plan_reviews(p: "_Planner", cons: Consolidation, account: str) -> None:
+    """The review loop (batn.review, decisions from the ledger): each unit tab says its review state
+    (the status tab has its "Duyệt" column), and a unit's inputs are locked while its approval
+    stands, unlocked when it is sent back (batn.gsheets.approval)."""
+    from .approval import approval_requests
+
+    read, plan = p.read, p.plan
+    for code, title in read.unit_tabs.items():
+        review = cons.reviews.get(code)
+        if review is not None:
+            plan.data.append({"range": G.a1(title, G.META_STATUS, G.REVIEW_COL), "majorDimension": "ROWS",
+                              "values": _rows([[review_text(review)]])})
+            p.formats.append({"repeatCell": {"range": G.grid(p.ids[title], G.META_STATUS, G.REVIEW_COL),
+                                             "cell": {"userEnteredFormat": {
+                                                 "backgroundColor": rgb(REVIEW_COLOURS.get(review.state, "FFFFFF")),
+                                                 "textFormat": {"bold": True}}},
+                                             "fields": "userEnteredFormat.backgroundColor,"
+                                                       "userEnteredFormat.textFormat.bold"}})
+    requests, plan.problems = approval_requests(read, cons.reviews, account)
+    p.structure += requests
+
+
 def plan_write_back(read: SheetRead, cons: Consolidation, *, summary: bool,
-                    tree: UnitTree | None = None) -> WritePlan:
+                    tree: UnitTree | None = None, account: str = "") -> WritePlan:
     """What to write into this spreadsheet. `summary`: also the status and consolidated tabs, and
-    every finding of the run (otherwise the findings of this spreadsheet's units only)."""
+    every finding of the run (otherwise the findings of this spreadsheet's units only). With the
+    review states in `cons.reviews`, the units' tabs say them and approved inputs are locked
+    (`account`: who sends the plan, one of batn's editors)."""
     plan = WritePlan(read.info.key)
     p = _Planner(read, plan)
     mine = findings_here(cons.findings, read.info)
@@ -270,6 +308,10 @@ def plan_write_back(read: SheetRead, cons: Consolidation, *, summary: bool,
         p.bold_row(sid, 3, len(STATUS_HEADER))
         for i, r in enumerate(srow[3:], start=4):
             p.colour(sid, i, 5, STATUS_COLOURS.get(str(r[4]), "FFFFFF"))
+            if cons.reviews:
+                p.colour(sid, i, REVIEW_COLUMN, REVIEW_COLOURS.get(str(r[REVIEW_COLUMN - 1]), "FFFFFF"))
+    if cons.reviews:
+        plan_reviews(p, cons, account)
     frows = findings_rows(listed, cons)
     sid = p.output_tab(G.FINDINGS_TAB, frows, 3, frozen=1)
     p.bold_row(sid, 1, len(FINDINGS_HEAD))
