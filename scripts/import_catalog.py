@@ -2,10 +2,12 @@
 
     python scripts/import_catalog.py ../shared/catalogs/3tn-2024.csv > /tmp/indicators.yaml
 
-The output is the `indicators:` list of a catalogue YAML; sections, narrative
-lists, the ceilings by kind (`ceilings:`) and report phrases are written by hand around it
-(see templates/catalogs/). Codes are kept exactly; rules are checked by the same parser the
-catalogue loader uses, and an optional `max` column (an indicator's own ceiling) by its reader.
+The output is the `indicators:` list of a catalogue YAML; sections, narrative lists, the ceilings by
+kind (`ceilings:`) and report phrases are written by hand around it (see templates/catalogs/), or
+the whole catalogue is authored in a spreadsheet instead (`batn catalogue new`, docs/bo-chi-tieu.md).
+Codes are kept exactly and checked as defined names; rules go through the one rule parser the
+catalogue loader uses (batn.rulelang); optional `max`, `required`, `target`, `phrase` and `compare`
+columns are copied under the same keys.
 """
 from __future__ import annotations
 
@@ -15,14 +17,19 @@ import sys
 import yaml
 
 from batn.catalogue import parse_ceiling, parse_rule_spec, rule_spec
+from batn.rulelang import code_problem, parse_target
 
 
 def indicators_from_csv(path: str) -> list[dict]:
     out = []
     with open(path, encoding="utf-8-sig", newline="") as f:
         for row in csv.DictReader(f):
+            code = row["code"].strip()
+            why = code_problem(code)
+            if why:
+                raise SystemExit(f"{path}: {why}")
             item = {
-                "code": row["code"].strip(),
+                "code": code,
                 "section": row["section"].strip(),
                 "label": row["label"].strip(),
                 "unit": row["unit"].strip(),
@@ -31,9 +38,15 @@ def indicators_from_csv(path: str) -> list[dict]:
             if row.get("pair", "").strip():
                 item["pair"] = row["pair"].strip()
             if row.get("rule", "").strip():
-                item["rules"] = [rule_spec(parse_rule_spec(row["rule"]))]
+                item["rules"] = [rule_spec(parse_rule_spec(r, code)) for r in row["rule"].split("|") if r.strip()]
             if (row.get("max") or "").strip():
-                item["max"] = parse_ceiling(row["max"].strip(), f"{item['code']}: max")
+                item["max"] = parse_ceiling(row["max"].strip(), f"{code}: max")
+            for key in ("required", "phrase", "compare"):
+                if (row.get(key) or "").strip():
+                    item[key] = row[key].strip()
+            if (row.get("target") or "").strip():
+                parse_target(row["target"].strip())          # refuses what the loader would refuse
+                item["target"] = row["target"].strip()
             out.append(item)
     return out
 

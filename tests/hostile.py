@@ -432,7 +432,7 @@ def _(ctx, n):
     p = rezip(ctx.good, ctx.dir / f"{n}.xlsx", lambda name, b: b)
     block = b" " * (1 << 20)
     with zipfile.ZipFile(p, "a", zipfile.ZIP_DEFLATED, compresslevel=6) as z, \
-            z.open("xl/worksheets/sheet7.xml", "w", force_zip64=True) as f:
+            z.open("xl/worksheets/sheet19.xml", "w", force_zip64=True) as f:
         for _ in range(256):
             f.write(block)
     return Case(n, p, ("finding", "unreadable-file", ERROR, None),

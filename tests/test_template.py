@@ -17,7 +17,11 @@ def test_template_contract(tmp_path):
     path = write_template(tmp_path / "u.xlsx", cat, Unit("DP_X", "Đoàn phường X", "T"), load_period("2024-H1"))
     wb = load_workbook(path)
     assert wb.sheetnames == [L.DATA_SHEET, "Mô hình tiêu biểu", "Gương điển hình", "Khó khăn, hạn chế",
-                             "Đề xuất, kiến nghị", L.GUIDE_SHEET]
+                             "Đề xuất, kiến nghị", L.GUIDE_SHEET, "batn-bo-chi-tieu"]
+    # the catalogue travels with the workbook: id, version and hash as names, its content very hidden
+    assert wb["batn-bo-chi-tieu"].sheet_state == "veryHidden"
+    assert wb.defined_names["BATN_CATALOG_HASH"].attr_text == f'"{cat.digest}"'
+    assert "BATN_CATALOG_VERSION" in wb.defined_names and "BATN_CATALOG_DATA" in wb.defined_names
     ws = wb[L.DATA_SHEET]
     _, placed = layout_rows(cat)
     for code in cat.codes:

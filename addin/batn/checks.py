@@ -29,9 +29,11 @@ def check_values(sub: Submission, catalogue: Catalogue) -> list[Finding]:
     loc = dict(file=sub.source, unit=sub.unit)
     for ind in catalogue.indicators:
         v = sub.values.get(ind.code)
-        if v is None:
-            continue
         cell = sub.cells.get(ind.code, "")
+        if v is None:
+            if ind.code in sub.cells or not sub.cells:       # a code the file has (or a door without cells)
+                out.extend(_required(sub, ind, cell, loc))
+            continue
         if v < 0:
             out.append(finding("negative", indicator=ind.code, cell=cell, label=ind.label, value=_fmt(v), **loc))
             continue
@@ -43,6 +45,12 @@ def check_values(sub: Submission, catalogue: Catalogue) -> list[Finding]:
             out.append(finding("fractional", indicator=ind.code, cell=cell, label=ind.label, value=_fmt(v), **loc))
             continue
         for rule in ind.rules:
+            if rule.op in ("required", "expr"):
+                if rule.op == "expr" and rule.broken(ind.code, sub.values):
+                    out.append(finding("rule-expr", severity=rule.severity, indicator=ind.code, cell=cell,
+                                       label=ind.label, rule=_rule_words(rule), detail=_detail(rule, sub.values, catalogue),
+                                       **loc))
+                continue
             o = sub.values.get(rule.other)
             if rule.violated(v, o):
                 other = catalogue[rule.other]
@@ -50,6 +58,45 @@ def check_values(sub: Submission, catalogue: Catalogue) -> list[Finding]:
                                    label=ind.label, value=_fmt(v), other_label=other.label,
                                    other_value=_fmt(o if o is not None else 0), **loc))
     return out
+
+
+def _required(sub: Submission, ind, cell: str, loc: dict) -> list[Finding]:
+    if ind.required:
+        return [finding("required", severity=ind.required, indicator=ind.code, cell=cell, label=ind.label,
+                        when="", **loc)]
+    for rule in ind.rules:
+        if rule.op == "required" and rule.broken(ind.code, sub.values):
+            when = " khi " + " và ".join(_cmp_words(c) for c in rule.when) if rule.when else ""
+            return [finding("required", severity=rule.severity, indicator=ind.code, cell=cell, label=ind.label,
+                            when=when, **loc)]
+    return []
+
+
+def _cmp_words(c) -> str:
+    def side(terms) -> str:
+        out = []
+        for n, t in enumerate(terms):
+            f = abs(t.factor)
+            word = _fmt(f) if t.code is None else ("" if f == 1 else f"{_fmt(f)} × ") + t.code
+            out.append(("- " if t.factor < 0 and n == 0 else "") + word if n == 0 else
+                       ("- " if t.factor < 0 else "+ ") + word)
+        return " ".join(out)
+    return f"{side(c.left)} {c.op} {side(c.right)}"
+
+
+def _rule_words(rule) -> str:
+    text = _cmp_words(rule.test) if rule.test else ""
+    if rule.when:
+        text += " khi " + " và ".join(_cmp_words(c) for c in rule.when)
+    return text
+
+
+def _detail(rule, values, catalogue: Catalogue) -> str:
+    """The figures the rule compared: "CV_A = 5, CV_B = 7, TT_X = 10"."""
+    from .rulelang import rule_codes
+
+    return ", ".join(f"{c} = {_fmt(values.get(c)) if values.get(c) is not None else 'trống'}"
+                     for c in rule_codes(rule) if c in catalogue)
 
 
 @lru_cache(maxsize=4096)

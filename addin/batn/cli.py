@@ -25,7 +25,7 @@ app = cliutil.VietnameseTyper(help="batn: biểu mẫu, kiểm tra, tổng hợp
 
 @app.command()
 def template(
-    catalog: str = typer.Option(..., "--catalog", help="Bộ chỉ tiêu, ví dụ 3tn-2024"),
+    catalog: str = typer.Option(..., "--catalog", help="Bộ chỉ tiêu: mã (3tn-2024) hoặc tệp .yaml/.xlsx"),
     units: Path = typer.Option(..., "--units", help="Danh sách đơn vị (CSV hoặc YAML)"),
     period: str = typer.Option(..., "--period", help="Kỳ báo cáo: 2024, 2024-H1, 2009-2013"),
     out_dir: Path = typer.Option(..., "--out", help="Thư mục ghi biểu mẫu"),
@@ -45,7 +45,7 @@ def validate(
     files: List[Path] = typer.Argument(..., metavar="TỆP", help="Các tệp báo cáo (.xlsx), hoặc thư mục chứa chúng"),
     as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON"),
     annotate: bool = typer.Option(False, "--annotate", help="Ghi bản sao <tên>.kiem-tra.xlsx có tô màu, ghi chú"),
-    catalog: Optional[str] = typer.Option(None, "--catalog", help="Bộ chỉ tiêu phải dùng"),
+    catalog: Optional[str] = typer.Option(None, "--catalog", help="Bộ chỉ tiêu phải dùng (mã hoặc tệp .yaml/.xlsx)"),
     period: Optional[str] = typer.Option(None, "--period", help="Kỳ báo cáo phải đúng: 2024, 2024-H1, 2009-2013"),
     units: Optional[Path] = typer.Option(None, "--units", help="Danh sách đơn vị để kiểm tra mã đơn vị"),
     period_config: Optional[Path] = typer.Option(None, "--period-config", help="Tệp thiết lập kỳ báo cáo (TOML)"),
@@ -58,7 +58,7 @@ def validate(
         tree = pipeline.load_tree(units) if units else None
         cat = load_catalogue(catalog) if catalog else None
         per = pipeline.load_period(period, period_config) if period else None    # 2025-Q1: exit 2, as template
-        expect = Expectation(period=per.id if per else None, catalogue=catalog, units=tree)
+        expect = Expectation(period=per.id if per else None, catalogue=cat.id if cat else None, units=tree)
         with progress_bar("Kiểm tra", quiet=as_json) as prog:
             checks = pipeline.validate_files(files, expect, catalogue=cat, progress=prog)
         annotated = {}
@@ -95,7 +95,7 @@ def validate(
 def consolidate(
     inbox: Path = typer.Argument(..., metavar="THƯ_MỤC", help="Thư mục chứa các tệp báo cáo nhận được"),
     units: Path = typer.Option(..., "--units", help="Danh sách đơn vị (CSV hoặc YAML)"),
-    catalog: str = typer.Option(..., "--catalog", help="Bộ chỉ tiêu, ví dụ 3tn-2024"),
+    catalog: str = typer.Option(..., "--catalog", help="Bộ chỉ tiêu: mã (3tn-2024) hoặc tệp .yaml/.xlsx"),
     period: str = typer.Option(..., "--period", help="Kỳ báo cáo: 2024, 2024-H1, 2009-2013"),
     root: Optional[str] = typer.Option(None, "--root", help="Tổng hợp từ đơn vị này (mặc định: đơn vị gốc)"),
     out_file: Path = typer.Option(..., "--out", help="Tệp tổng hợp .xlsx"),
@@ -174,6 +174,8 @@ def report(
     ledger: Optional[Path] = typer.Option(None, "--ledger",
                                           help="Sổ theo dõi (.sqlite3): so sánh với kỳ trước đã ghi trong sổ "
                                                "(khi không có --previous)"),
+    catalog: Optional[str] = typer.Option(None, "--catalog",
+                                          help="Bộ chỉ tiêu (mã hoặc tệp .yaml/.xlsx); mặc định: bộ chỉ tiêu kèm trong tệp tổng hợp"),
 ) -> None:
     """Viết văn bản BÁO CÁO theo thể thức của Đoàn từ tệp tổng hợp (.pdf: xuất qua LibreOffice)."""
     from .report.pdf import PdfError
@@ -183,7 +185,7 @@ def report(
     with clear_errors(PdfError):
         path, doc = pipeline.report_from_workbook(consolidated, out_file, number=number, on=parse_date(on),
                                                   config=config, units=units, previous=previous,
-                                                  period_config=period_config, ledger=ledger)
+                                                  period_config=period_config, ledger=ledger, catalogue=catalog)
     for w in doc.warnings:
         out.print(f"[yellow]Cảnh báo:[/] {terminal(w)}")
     out.print(f"Đã viết báo cáo: {terminal(shown(path))}")
@@ -219,6 +221,9 @@ def _register_doors() -> None:
     register(app)
     register_review(app)
     app.add_typer(gsheets_app, name="gsheets")
+    from .catalogue_cli import catalogue_app
+
+    app.add_typer(catalogue_app, name="catalogue")
 
 
 _register_doors()

@@ -37,18 +37,68 @@ MAX_FIGURE = 2 ** 53
 
 
 @dataclass(frozen=True)
+class Term:
+    """One term of a sum in a rule: `factor` × the indicator `code`, or the number `factor` (code None)."""
+
+    code: str | None
+    factor: float = 1.0
+
+
+_CMP = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+        ">": lambda a, b: a > b, "=": lambda a, b: a == b, "<>": lambda a, b: a != b}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """"CV_A + CV_B <= TT_X". A blank figure counts as 0, except that a comparison whose two sides
+    both name indicators is not judged while one side has no figure at all (nothing to compare)."""
+
+    left: tuple[Term, ...]
+    op: str                 # <=, >=, <, >, =, <>
+    right: tuple[Term, ...]
+
+    @staticmethod
+    def side(terms: tuple[Term, ...], values: Mapping[str, float | int | None]) -> tuple[float, bool, bool]:
+        total, named, filled = 0.0, False, False
+        for t in terms:
+            if t.code is None:
+                total += t.factor
+                continue
+            named = True
+            v = values.get(t.code)
+            if v is not None:
+                filled = True
+                total += t.factor * v
+        return total, named, filled
+
+    def holds(self, values: Mapping[str, float | int | None]) -> bool | None:
+        """True or False; None when it cannot be judged (a side of indicators all blank)."""
+        lv, ln, lf = self.side(self.left, values)
+        rv, rn, rf = self.side(self.right, values)
+        if ln and rn and not (lf and rf):
+            return None
+        return _CMP[self.op](round(lv - rv, 9), 0)
+
+
+@dataclass(frozen=True)
 class Rule:
-    """A check between an indicator and another one.
+    """A check of an indicator against others (one model; batn.checks and the template's formulas
+    are its two compilers).
 
     op:
       "le"        value <= other                       (e.g. registered <= total)
       "ge_both"   value >= other when both are > 0     (lượt >= số cuộc)
       "needs"     value > 0 requires other > 0         (trị giá needs số phần quà)
+      "expr"      `test` must hold when every `when` holds ("CV_A + CV_B <= TT_X khi TT_X > 0")
+      "required"  the indicator must be filled when every `when` holds
     """
 
     op: str
     other: str
     severity: Severity
+    test: "Comparison | None" = None
+    when: tuple["Comparison", ...] = ()
+    text: str = ""          # as written in the catalogue ("" for the legacy forms built in code)
 
     def violated(self, value: float | None, other: float | None) -> bool:
         v = value or 0
@@ -61,6 +111,50 @@ class Rule:
             return v > 0 and o <= 0
         raise ValueError(f"unknown rule op {self.op!r}")
 
+    def applies(self, values: Mapping[str, float | int | None]) -> bool:
+        return all(c.holds(values) is True for c in self.when)
+
+    def broken(self, own: str, values: Mapping[str, float | int | None]) -> bool:
+        """Whether the rule of indicator `own` is broken by `values` (code -> figure, None blank)."""
+        v = values.get(own)
+        if self.op == "required":
+            return v is None and self.applies(values)
+        if v is None:
+            return False          # a blank cell is not checked (the template's "Kiểm tra" is blank too)
+        if self.op == "expr":
+            return self.applies(values) and self.test is not None and self.test.holds(values) is False
+        return self.violated(v, values.get(self.other))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A planned figure (chỉ tiêu kế hoạch): `value`, or `value` × the figure of `of`
+    ("100% TT_COSO_TONG" is 1.0 × TT_COSO_TONG, "1 mỗi TT_DOANVIEN" is 1 × TT_DOANVIEN).
+    `at_most`: the figure should not exceed it (vi phạm: tối đa 0)."""
+
+    value: float
+    of: str | None = None
+    at_most: bool = False
+    text: str = ""
+
+    def goal(self, values: Mapping[str, float | int | None]) -> float | None:
+        if self.of is None:
+            return self.value
+        base = values.get(self.of)
+        return None if base is None else self.value * base
+
+    def verdict(self, result: float | int | None, values: Mapping[str, float | int | None]) -> str | None:
+        """"vượt", "đạt" or "chưa đạt"; None when the result or the goal is not known."""
+        goal = self.goal(values)
+        if result is None or goal is None:
+            return None
+        goal = round(goal, 9)
+        if self.at_most:
+            return "đạt" if result <= goal else "chưa đạt"
+        if result > goal:
+            return "vượt"
+        return "đạt" if result == goal else "chưa đạt"
+
 
 @dataclass(frozen=True)
 class Indicator:
@@ -72,6 +166,10 @@ class Indicator:
     pair: str | None = None
     rules: tuple[Rule, ...] = ()
     max: int | None = None  # the catalogue's `max:` for this indicator; None = its kind's ceiling
+    required: Severity | None = None   # blank is a lỗi / cảnh báo (`required:`)
+    target: Target | None = None       # chỉ tiêu kế hoạch (`target:`)
+    phrase: str = ""                   # the indicator's own report sentence (`phrase:`)
+    compare: bool = False              # compared with the earlier period in the report (`compare:`)
 
     @property
     def is_money(self) -> bool:
@@ -107,6 +205,9 @@ class Catalogue:
     ratios: tuple[tuple[str, str], ...]  # (numerator code, denominator code)
     report: Mapping[str, object] = field(default_factory=dict)  # title, subject, opening ...
     ceilings: Mapping[str, int] = field(default_factory=dict)   # kind -> largest plausible figure
+    version: str = ""                   # the catalogue's own version ("2024.1"), shown and compared
+    digest: str = ""                    # content hash (batn.catalogue.catalogue_digest)
+    source: str = ""                    # where it was loaded from (a path, "nhúng trong <tệp>")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_code", {i.code: i for i in self.indicators})

@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 
 from . import layout as L
 from .actions import annotation_actions
-from .catalogue import load_catalogue
+from .catalogue import catalogue_of, load_catalogue
 from .checks import Expectation, check_submission
 from .model import Catalogue, Figures, Finding, Narratives, Period, Submission, Unit, UnitTree
 from .periods import load_period_config, parse_period
@@ -105,7 +105,7 @@ def validate_files(paths: Iterable[str | Path], expect: Expectation = Expectatio
         sub = read_submission(p, cat)
         if cat is None and sub.catalogue:
             try:
-                cat = load_catalogue(sub.catalogue)
+                cat = catalogue_of(sub)       # the file's own: the copy it carries, else its id's
             except Exception:
                 cat = None
         findings = check_submission(sub, cat, expect) if cat else list(sub.findings)
@@ -211,13 +211,18 @@ def warn_outliers(cons: Consolidation, ledger_path: str | Path) -> int:
 
 
 def report_input_from_workbook(path: str | Path, tree: UnitTree | None = None,
-                               period_config: str | Path | None = None) -> ReportInput:
-    """The figures a report needs, read back from a consolidated workbook (or any filled template)."""
-    sub = read_submission(path)
+                               period_config: str | Path | None = None,
+                               catalogue: str | Path | Catalogue | None = None) -> ReportInput:
+    """The figures a report needs, read back from a consolidated workbook (or any filled template).
+    The catalogue is the one the workbook carries, unless `catalogue` (--catalog) is given."""
+    given = load_catalogue(catalogue) if catalogue is not None else None
+    sub = read_submission(path, given)
     fatal = [f for f in sub.findings if f.kind in ("unreadable-file", "not-a-template", "wrong-catalogue")]
     if fatal:
         raise ValueError(f"{path}: {fatal[0].message}")
-    cat = load_catalogue(sub.catalogue)
+    if given is not None and sub.catalogue and sub.catalogue != given.id:
+        raise ValueError(f"{path}: tệp dùng bộ chỉ tiêu {sub.catalogue}, không phải {given.id} (--catalog)")
+    cat = given or catalogue_of(sub)
     extra = read_named_values(path, [L.NAME_UNIT_NAME, L.NAME_SENT, L.NAME_EXPECTED, L.NAME_AS_OF])
     if tree is not None and sub.unit in tree:
         unit = tree[sub.unit]
@@ -267,7 +272,8 @@ def report_from_workbook(path: str | Path, out: str | Path, *, number: str | Non
                          on: date | None = None, config: str | Path | None = None,
                          units: str | Path | None = None, previous: str | Path | None = None,
                          period_config: str | Path | None = None,
-                         ledger: str | Path | None = None) -> tuple[Path, ReportDocument]:
+                         ledger: str | Path | None = None,
+                         catalogue: str | Path | Catalogue | None = None) -> tuple[Path, ReportDocument]:
     """The report of a consolidated workbook; `previous`: an earlier period's consolidated workbook (or
     filled template) whose figures the sentences compare with (batn.previous.load_previous); else
     `ledger`: the latest earlier period of the same kind the ledger holds for the unit (with the
@@ -276,7 +282,7 @@ def report_from_workbook(path: str | Path, out: str | Path, *, number: str | Non
 
     settings = load_settings(config)
     tree = load_units(units) if units else None
-    inp = report_input_from_workbook(path, tree, period_config)
+    inp = report_input_from_workbook(path, tree, period_config, catalogue=catalogue)
     if previous:
         inp.previous = load_previous(previous, inp.catalogue, current=inp.period, period_config=period_config)
     elif ledger:

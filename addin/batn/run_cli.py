@@ -45,7 +45,8 @@ def _path(p: object) -> str:
     return escape(shown(p))
 
 
-def run_command(config: Path, *, as_json: bool = False, quiet: bool = False, approved_only: bool = False) -> int:
+def run_command(config: Path, *, as_json: bool = False, quiet: bool = False, approved_only: bool = False,
+                catalog: Optional[str] = None) -> int:
     """Run the scheduled consolidation described by `config`; returns the exit status."""
     from .runconfig import ConfigError, load_config
     from .scheduled import LockBusy, run
@@ -58,6 +59,8 @@ def run_command(config: Path, *, as_json: bool = False, quiet: bool = False, app
         cfg = load_config(config)
         if approved_only:
             cfg = replace(cfg, approved_only=True)
+        if catalog:        # --catalog: a name or a .yaml/.xlsx file, over the config's `catalogue`
+            cfg = replace(cfg, catalogue=catalog)
         result = run(cfg, log=log)
     except LockBusy as e:
         err.print(f"[bold yellow]Chưa chạy:[/] {_t(e)}")
@@ -277,9 +280,11 @@ def run(config: Path = typer.Argument(..., metavar="TỆP_CẤU_HÌNH",
         as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Chỉ in lỗi"),
         approved_only: bool = typer.Option(False, "--chi-da-duyet",
-                                           help="Chỉ tổng hợp báo cáo đã duyệt (lần tổng hợp cuối cùng)")) -> None:
+                                           help="Chỉ tổng hợp báo cáo đã duyệt (lần tổng hợp cuối cùng)"),
+        catalog: Optional[str] = typer.Option(None, "--catalog",
+                                              help="Bộ chỉ tiêu (mã hoặc tệp .yaml/.xlsx), thay cho khóa catalogue của tệp cấu hình")) -> None:
     """Tổng hợp theo lịch: đọc hộp thư, ghi sổ theo dõi, viết tệp tổng hợp, báo cáo và danh sách nhắc nộp."""
-    raise typer.Exit(run_command(config, as_json=as_json, quiet=quiet, approved_only=approved_only))
+    raise typer.Exit(run_command(config, as_json=as_json, quiet=quiet, approved_only=approved_only, catalog=catalog))
 
 
 IMPORT = "nhap"     # `batn lich-su nhap FILE…`: the word in place of a unit code

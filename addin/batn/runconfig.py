@@ -127,7 +127,7 @@ def load_config(path: str | Path) -> RunConfig:
     catalogue = data.get("catalogue", data.get("catalog"))
     if not isinstance(catalogue, str) or not catalogue.strip():
         raise ConfigError(f"{where}: thiếu khóa 'catalogue' (bộ chỉ tiêu, ví dụ \"3tn-2024\")")
-    if catalogue.endswith((".yaml", ".yml")):
+    if catalogue.lower().endswith((".yaml", ".yml", ".xlsx")):     # a province's own file, beside the config
         catalogue = str(p(catalogue, "catalogue"))
 
     sources = []

@@ -19,7 +19,7 @@ import xlwings as xw
 
 from .. import layout as L
 from ..actions import annotation_actions
-from ..catalogue import CatalogueError, load_catalogue
+from ..catalogue import CatalogueError, catalogue_of, load_catalogue
 from ..checks import check_submission
 from ..findings import count
 from ..model import Finding, Severity, Submission
@@ -112,7 +112,7 @@ def kiem_tra_book(book, *, formulas=None, merged=None) -> CheckResult:
         _alert(book, msg, critical=True)
         return CheckResult(count(sub.findings, Severity.ERROR), count(sub.findings, Severity.WARNING),
                            sub.findings, msg)
-    findings = check_submission(sub, load_catalogue(sub.catalogue))
+    findings = check_submission(sub, catalogue_of(sub))       # the catalogue the book carries, else its id's
     actions = annotation_actions(findings)
     new = {(a.sheet, a.cell) for a in actions if hasattr(a, "cell")}
     clear_marks(book, [c for c in marked_cells(book) if c not in new], set(sub.cells.values()))
@@ -171,7 +171,17 @@ def _common(book):
     tree = read_units(book)
     if s.unit not in tree:
         raise SettingsError(f"Mã đơn vị tổng hợp “{s.unit}” không có trong trang “{UNITS_SHEET}”.")
-    return s, tree, load_catalogue(s.catalogue), load_period(s.period)
+    return s, tree, load_catalogue(_beside(book, s.catalogue)), load_period(s.period)
+
+
+def _beside(book, ref: str) -> str:
+    """A catalogue file named in the settings relative to the book's own folder (an id stays an id)."""
+    from pathlib import Path
+
+    full = str(getattr(book, "fullname", "") or "")
+    if ref.lower().endswith((".yaml", ".yml", ".xlsx")) and not Path(ref).is_absolute() and full:
+        return str(Path(full).parent / ref)
+    return ref
 
 
 # ---------------------------------------------------------------- Tổng hợp

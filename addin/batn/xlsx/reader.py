@@ -334,16 +334,16 @@ def read_grid(sub: Submission, grid: "Grid", names: dict[str, str], catalogue: C
         return sub
     if catalogue is not None and sub.catalogue and sub.catalogue != catalogue.id:
         return sub        # made for another catalogue: the check reports it, its cells mean other things
-    if catalogue is None:
-        try:
-            catalogue = load_catalogue(sub.catalogue) if sub.catalogue else None
-        except CatalogueError:
-            catalogue = None
+    from .catalogue_book import file_catalogue, flag_version
+
+    if catalogue is None:     # the file's own catalogue: the copy it carries, else the shipped one of its id
+        catalogue = file_catalogue(sub, grid, names)
     if catalogue is None:
         sub.findings.append(finding("wrong-catalogue", file=file, found=sub.catalogue or "(trống)",
                                     expected="một bộ chỉ tiêu đã biết"))
         return sub
     _read_values(sub, grid, names, catalogue, file)
+    flag_version(sub, names, catalogue)      # another version of the same catalogue: codes matched
     if extra_checks:
         extra_checks(catalogue)
     _read_narratives(sub, grid, names, catalogue)
@@ -414,6 +414,8 @@ def _note_package(sub: Submission, pkg: Package) -> None:
     if pkg.external_links:
         sub.findings.append(finding("external-links", file=sub.source, unit=sub.unit, count=pkg.external_links))
     for sheet in pkg.hidden:
+        if sheet == "batn-bo-chi-tieu":      # the catalogue the workbook carries (xlsx.catalogue_book)
+            continue
         sub.findings.append(finding("sheet-hidden", file=sub.source, unit=sub.unit, sheet=sheet))
 
 

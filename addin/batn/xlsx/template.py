@@ -21,7 +21,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from .. import layout as L
 from ..findings import _kinds
-from ..model import Catalogue, Indicator, Period, Rule, Unit
+from ..model import Catalogue, Indicator, Period, Rule, Severity, Unit
 from .cells import LINE_HEIGHT_PT, put, text_lines, wrapped_height
 from .rowstream import CellStyles, SheetBody
 
@@ -90,20 +90,106 @@ def check_formula(ir: IndicatorRow, placed: Mapping[str, IndicatorRow], ceiling:
     kinds = _kinds()
     cell = _abs(COL_VALUE, ir.row)
     tail = '""'
-    for rule in reversed(ir.indicator.rules):
-        other = placed[rule.other]
-        o = _abs(COL_VALUE, other.row)
-        text = kinds[f"rule-{rule.op}"]["formula"].format(other_stt=other.stt)
-        cond = _rule_condition(rule, cell, o)
+    for rule in reversed([r for r in ir.indicator.rules if r.op != "required"]):
+        text = rule_text(rule, placed)
+        cond = _rule_condition(rule, cell, _abs(COL_VALUE, placed[rule.other].row) if rule.other else "", placed)
         tail = f"IF({cond},{_q(text)},{tail})"
     return (
-        f'=IF({cell}="","",IF(ISTEXT({cell}),{text_check(cell)},'
+        f'=IF({cell}="",{_required_formula(ir, placed)},IF(ISTEXT({cell}),{text_check(cell)},'
         f'IF(NOT(ISNUMBER({cell})),{_q(kinds["not-a-number"]["formula"])},'
         f'IF({cell}<0,{_q(kinds["negative"]["formula"])},'
         + (f'IF({cell}>{ceiling},{_q(kinds["implausible-value"]["formula"])},' if ceiling is not None else "")
         + f'IF({cell}<>INT({cell}),{_q(kinds["fractional"]["formula"])},{tail})))))'
         + (")" if ceiling is not None else "")
     )
+
+
+def rule_text(rule: Rule, placed: Mapping[str, IndicatorRow]) -> str:
+    """What the "Kiểm tra" cell says when `rule` is broken ("Lỗi: …" or "Cảnh báo: …")."""
+    kinds = _kinds()
+    if rule.op in ("le", "ge_both", "needs"):
+        return kinds[f"rule-{rule.op}"]["formula"].format(other_stt=placed[rule.other].stt)
+    head = "Lỗi" if rule.severity == Severity.ERROR else "Cảnh báo"
+    return f"{head}: " + kinds[f"rule-{rule.op}"]["formula"].format(rule=rule_words(rule, placed))
+
+
+def rule_words(rule: Rule, placed: Mapping[str, IndicatorRow]) -> str:
+    """A rule written with the template's item numbers ("mục 3 + mục 4 <= mục 1")."""
+    def side(terms) -> str:
+        out = ""
+        for n, t in enumerate(terms):
+            sign = "-" if t.factor < 0 else "+"
+            f = abs(t.factor)
+            if t.code is None:
+                word = _num(f)
+            else:
+                word = ("" if f == 1 else f"{_num(f)} × ") + f"mục {placed[t.code].stt}"
+            out += (("- " if sign == "-" else "") + word) if n == 0 else f" {sign} {word}"
+        return out
+
+    def cmp(c) -> str:
+        return f"{side(c.left)} {c.op} {side(c.right)}"
+    text = cmp(rule.test) if rule.test else "bắt buộc nhập"
+    if rule.when:
+        text += " khi " + " và ".join(cmp(c) for c in rule.when)
+    return text
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}".replace(".", ",")
+
+
+def _required_formula(ir: IndicatorRow, placed: Mapping[str, IndicatorRow]) -> str:
+    """What the "Kiểm tra" cell of a blank row says: "" unless the indicator must be filled."""
+    kinds = _kinds()
+    out = '""'
+    rules = [r for r in ir.indicator.rules if r.op == "required"]
+    for rule in reversed(rules):
+        head = "Lỗi" if rule.severity == Severity.ERROR else "Cảnh báo"
+        text = f"{head}: " + kinds["required"]["formula"]
+        cond = "AND(" + ",".join(_holds(c, placed) for c in rule.when) + ")" if rule.when else "TRUE"
+        out = f"IF({cond},{_q(text)},{out})"
+    if ir.indicator.required:
+        head = "Lỗi" if ir.indicator.required == Severity.ERROR else "Cảnh báo"
+        out = _q(f"{head}: " + kinds["required"]["formula"])
+    return out
+
+
+def _side(terms, placed: Mapping[str, IndicatorRow]) -> tuple[str, list[str]]:
+    """A sum as an Excel expression, and the cells it names."""
+    parts, cells = [], []
+    for t in terms:
+        if t.code is None:
+            parts.append(f"{t.factor:g}")
+            continue
+        c = _abs(COL_VALUE, placed[t.code].row)
+        cells.append(c)
+        f = "" if t.factor == 1 else (f"{t.factor:g}*" if t.factor != -1 else "-")
+        parts.append(f"{f}N({c})")
+    return "(" + "+".join(parts).replace("+-", "-") + ")", cells
+
+
+_XL_OP = {"<=": "<=", ">=": ">=", "<": "<", ">": ">", "=": "=", "<>": "<>"}
+
+
+def _holds(c, placed: Mapping[str, IndicatorRow]) -> str:
+    """Excel: the comparison holds (and can be judged); mirrors batn.model.Comparison.holds."""
+    left, lc = _side(c.left, placed)
+    right, rc = _side(c.right, placed)
+    expr = f"ROUND({left}-{right},9){_XL_OP[c.op]}0"
+    if lc and rc:
+        return f"AND(COUNT({','.join(lc)})>0,COUNT({','.join(rc)})>0,{expr})"
+    return expr
+
+
+def _broken(c, placed: Mapping[str, IndicatorRow]) -> str:
+    """Excel: the comparison can be judged and does not hold."""
+    left, lc = _side(c.left, placed)
+    right, rc = _side(c.right, placed)
+    expr = f"NOT(ROUND({left}-{right},9){_XL_OP[c.op]}0)"
+    if lc and rc:
+        return f"AND(COUNT({','.join(lc)})>0,COUNT({','.join(rc)})>0,{expr})"
+    return expr
 
 
 def text_check(cell: str) -> str:
@@ -125,19 +211,22 @@ def text_check(cell: str) -> str:
             f'{_q(kinds["number-as-text"]["formula"])}))))')
 
 
-def _rule_condition(rule: Rule, v: str, o: str) -> str:
-    # Mirrors batn.model.Rule.violated; both are tested against the same cases.
+def _rule_condition(rule: Rule, v: str, o: str, placed: Mapping[str, IndicatorRow] | None = None) -> str:
+    # Mirrors batn.model.Rule.broken; both are tested against the same cases.
     if rule.op == "le":
         return f"AND(ISNUMBER({o}),{v}>{o})"
     if rule.op == "ge_both":
         return f"AND({v}>0,ISNUMBER({o}),N({o})>0,{v}<N({o}))"
     if rule.op == "needs":
         return f"AND({v}>0,N({o})<=0)"
+    if rule.op == "expr" and placed is not None and rule.test is not None:
+        parts = [_holds(c, placed) for c in rule.when] + [_broken(rule.test, placed)]
+        return parts[0] if len(parts) == 1 else "AND(" + ",".join(parts) + ")"
     raise ValueError(rule.op)
 
 
 def _write_header(ws, catalogue: Catalogue, unit: Unit, period: Period, kind: str, has_children: bool) -> None:
-    ws["A1"] = "BIỂU SỐ LIỆU KẾT QUẢ THỰC HIỆN PHONG TRÀO “3 TRÁCH NHIỆM”"
+    ws["A1"] = f"BIỂU SỐ LIỆU KẾT QUẢ THỰC HIỆN PHONG TRÀO “{(catalogue.movement or '3 trách nhiệm').upper()}”"
     ws["A1"].font = Font(bold=True, size=13)
     ws["A2"] = catalogue.title
     ws["A2"].font = Font(italic=True)
@@ -213,6 +302,9 @@ def _write_table(ws, catalogue: Catalogue, rows, placed, values: Mapping[str, ob
             ws.cell(r, COL_WARN, f'=IF(LEFT({get_column_letter(COL_CHECK)}{r},8)="Cảnh báo",1,0)')
             dv.add(v.coordinate)
             _define(ws.parent, ind.code, ws.title, _abs(COL_VALUE, r))
+            lines = text_lines(ind.label, 62)       # a province's long label: LibreOffice does not size the row
+            if lines > 1:
+                ws.row_dimensions[r].height = LINE_HEIGHT_PT * lines
         else:
             num, den = item
             r = placed[num].row + 1
@@ -407,6 +499,9 @@ def build_template_streamed(catalogue: Catalogue, unit: Unit, period: Period, *,
         if body is not None:
             bodies[nl.sheet] = body
     _write_guide_sheet(wb, catalogue, unit, period)
+    from .catalogue_book import embed_catalogue
+
+    embed_catalogue(wb, catalogue)     # the workbook carries its catalogue: id, version, hash and content
     wb.active = 0
     return wb, bodies
 
