@@ -194,7 +194,7 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
     leads = dict(rep.get("leads", {}))
     active, empty = [], []
     for sec in inp.catalogue.sections:
-        if not sec.key.startswith("II."):
+        if sec.key in ("0", "I", "III"):      # every other part of a catalogue is a result part
             continue
         zero = ph.zero_part(sec.key)
         if zero is None:

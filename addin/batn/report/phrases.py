@@ -12,6 +12,7 @@ import re
 from typing import Any, Callable, Mapping
 
 import jinja2
+import jinja2.sandbox
 
 from .. import vn
 from ..model import Catalogue
@@ -45,6 +46,10 @@ def tidy(text: str) -> str:
     return out
 
 
+def _pct(share: float) -> str:
+    return vn.so(round(share * 100, 1)) + "%" if (share * 100) % 1 else f"{int(round(share * 100))}%"
+
+
 class Phrases:
     """Renders templates against figures; `section(key)` gives the sentences of one part."""
 
@@ -56,15 +61,18 @@ class Phrases:
         self.max_names = max_names
         self.names_more = names_more
         self.den = dict(catalogue.ratios)
-        self.env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined,
-                                      extensions=["jinja2.ext.do"])
+        # Sandboxed: a catalogue may come inside a received workbook (the copy it carries)
+        self.env = jinja2.sandbox.SandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined,
+                                                       extensions=["jinja2.ext.do"])
         self.env.filters["capfirst"] = capfirst
         self.env.filters["lowerfirst"] = lowerfirst
         self.compare: Callable[[str], str] = lambda code: ""
         self.env.globals.update(n=self.n, so=self.so, tien=self.tien, tyle=self.tyle, rate=self.rate, has=self.has,
                                 v=self._v, ss=lambda code: self.compare(code), names=self.names,
-                                so_voi=lambda code: self.compare(code))
+                                so_voi=lambda code: self.compare(code), chitieu=self.chitieu)
         self._templates: dict[str, jinja2.Template] = {}
+        self._targets_said: set[str] = set()
+        self._pending_targets: list[str] = []
 
     # ------------------------------------------------------------ figures
     def _v(self, code: str) -> float | int:
@@ -110,20 +118,114 @@ class Phrases:
         out = tidy(out)
         return capfirst(out) if capital else out
 
+    # ------------------------------------------------------------ targets (chỉ tiêu kế hoạch)
+    def verdict(self, code: str) -> str | None:
+        """"vượt", "đạt", "chưa đạt" against the indicator's target; None without one."""
+        ind = self.cat[code]
+        if ind.target is None:
+            return None
+        v = self.values.get(code)
+        return ind.target.verdict(finite(v) if v is not None else None, self.values)
+
+    def goal_text(self, code: str) -> str:
+        """The target as the report says it: "1.550 người", "100%" (of its base), "1.200 ý tưởng"."""
+        ind = self.cat[code]
+        t = ind.target
+        if t.of is not None and ("%" in t.text or ind.kind == "ratio_num"):
+            base, own = self._v(t.of), self._v(code)
+            short = base and self.verdict(code) == "chưa đạt"
+            return _pct(t.value) + (f", mới đạt {vn.ty_le(own, base)}" if short else "")
+        return self._amount(code, t.goal(self.values))
+
+    def _amount(self, code: str, value: float | None) -> str:
+        if value is None:
+            return ""
+        ind = self.cat[code]
+        value = round(value) if abs(value - round(value)) < 1e-9 else value
+        if ind.kind == "money":
+            return vn.tien(value)
+        return vn.dem(value, ind.unit, pad_small=self.pad)
+
+    def chitieu(self, code: str) -> str:
+        """" (vượt chỉ tiêu kế hoạch: 1.550 người)", or "" without a target or a figure."""
+        self._targets_said.add(code)
+        verdict = self.verdict(code)
+        if verdict is None:
+            return ""
+        return f" ({verdict} chỉ tiêu kế hoạch: {self.goal_text(code)})"
+
+    def _plain_items(self, key: str) -> list[dict]:
+        """Indicators of the part no sentence mentions, said plainly from label and unit (and
+        their own `phrase`, for indicators that have one)."""
+        from ..catalogue import indicator_phrase, unphrased
+
+        items = [indicator_phrase(i) for i in self.cat.in_section(key) if i.phrase]
+        for a, b in zip(items, items[1:]):     # "…; thu hút 1.000 lượt tiếp cận": a sentence starting
+            if b["text"][:1].islower():        # in lower case runs on from the one before
+                a["join"] = ", "
+        plain = set(unphrased(self.cat))
+        codes = [i.code for i in self.cat.in_section(key) if i.code in plain and self.values.get(i.code) is not None]
+        if codes:
+            items.append({"needs": codes, "plain": codes})
+        return items
+
+    def _plain(self, codes: list[str]) -> str:
+        parts = []
+        for c in codes:
+            ind = self.cat[c]
+            v = finite(self.values.get(c))
+            if v is None:
+                continue
+            if v == 0:
+                said = "chưa có"
+            elif ind.kind == "money":
+                said = vn.tien(v)
+            elif ind.kind == "ratio_num" and c in self.den:
+                said = f"{self.n(c)} (đạt {self.tyle(c)})"
+            else:
+                said = self.n(c)
+            label = ind.label.rstrip(" .:;")
+            parts.append(f"{label if not parts else lowerfirst(label)}: {said}{self.compare(c)}{self.chitieu(c)}")
+        return "; ".join(parts)
+
+    def _target_sentence(self) -> str:
+        """The targets no sentence of the part has said: "Đối chiếu chỉ tiêu kế hoạch: …"."""
+        parts = []
+        for c in self._pending_targets:
+            if c in self._targets_said or self.verdict(c) is None:
+                continue
+            self._targets_said.add(c)
+            ind = self.cat[c]
+            v = finite(self.values.get(c))
+            said = f"đạt {self._amount(c, v)}" if v else "chưa thực hiện"
+            parts.append(f"{lowerfirst(ind.label.rstrip(' .:;'))} {said} ({self.verdict(c)} chỉ tiêu: {self.goal_text(c)})")
+        return ("Đối chiếu với chỉ tiêu kế hoạch: " + "; ".join(parts) + ".") if parts else ""
+
     def section(self, key: str, **ctx: Any) -> list[str]:
-        """The sentences of one part. A sentence whose figures are all blank is left out; one whose
-        figures are all zero uses its `zero` wording if it has one. An item with `join` runs on
-        into the next one ("…; thực hiện …"), so several figures share a sentence."""
+        """The sentences of one part: the catalogue's sentences of the part, the indicators' own
+        sentences, a plain sentence for the indicators none mentions, and the targets not yet said.
+        A sentence whose figures are all blank is left out; one whose figures are all zero uses its
+        `zero` wording if it has one. An item with `join` runs on into the next one ("…; thực
+        hiện …"), so several figures share a sentence."""
+        self._targets_said = set()
+        self._pending_targets = [i.code for i in self.cat.in_section(key) if i.target is not None]
+        out = self._section(key, **ctx)
+        tail = self._target_sentence()
+        return out + [tail] if tail else out
+
+    def _section(self, key: str, **ctx: Any) -> list[str]:
         out: list[str] = []
         joining: str | None = None
-        for item in self.cat.phrases.get(key, []):
+        for item in [*self.cat.phrases.get(key, []), *self._plain_items(key)]:
             needs = item.get("needs", [])
             vals = [self.values.get(c) for c in needs]
             if needs and all(v is None for v in vals):
                 continue
             if item.get("only_if") and not self.env.compile_expression(item["only_if"])(**ctx):
                 continue
-            if needs and all((finite(v) or 0) == 0 for v in vals):
+            if item.get("plain"):
+                text = self._plain(item["plain"])
+            elif needs and all((finite(v) or 0) == 0 for v in vals):
                 if not item.get("zero"):
                     continue
                 text = self.render(item["zero"], capital=False, **ctx)

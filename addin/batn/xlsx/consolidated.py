@@ -247,6 +247,9 @@ def _workbook(cons: Consolidation, paper: Paper | None = None):
                        main_indicators(cons.catalogue, paper.settings),
                        previous=prev.totals if prev else None,
                        previous_label=prev.period.label if prev else "kỳ trước")
+    from .targets import write_targets_sheet
+
+    write_targets_sheet(wb, cons.catalogue, cons.totals)     # chỉ tiêu kế hoạch beside the results (if any)
     _order(wb)
     return wb, bodies
 
