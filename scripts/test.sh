@@ -42,5 +42,13 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! dpkg -s fonts-l
     || echo "Chú ý: không cài được fonts-liberation2; PDF sẽ dùng phông DejaVu cho chữ có dấu." >&2
 fi
 
+# Dovecot is the real IMAP server the mailbox tests start on loopback, with their own configuration
+# (the package's own service is never started here).
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v dovecot >/dev/null 2>&1; then
+  { DEBIAN_FRONTEND=noninteractive apt-get "${APT_WAIT[@]}" install -y -qq --no-install-recommends dovecot-imapd >/dev/null 2>&1 \
+    || { apt_update && DEBIAN_FRONTEND=noninteractive apt-get "${APT_WAIT[@]}" install -y -qq --no-install-recommends dovecot-imapd >/dev/null 2>&1; }; } \
+    || echo "Chú ý: không cài được dovecot-imapd; các kiểm thử hộp thư sẽ được bỏ qua." >&2
+fi
+
 python -m pip install -q -e ".[test]"
 python -m pytest -q "$@"

@@ -39,7 +39,7 @@ from .xlsx.reader import sha256_of
 __all__ = ["Ledger", "LedgerError", "Received", "Incoming", "RunBatch", "Recorded", "ChangeRow",
            "SubmissionRow", "change_sentence", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 2       # 2: reviews (send back, approve)
+SCHEMA_VERSION = 3       # 2: reviews (send back, approve); 3: mail read from a mailbox
 PAST_STATUS = "nhập lịch sử"      # a submission brought in by `batn lich-su nhap`, not received by a run
 TMP_PREFIX = ".batn-tmp-"
 
@@ -152,6 +152,23 @@ CREATE TABLE IF NOT EXISTS reviews (
     at          TEXT NOT NULL             -- ISO time
 );
 CREATE INDEX IF NOT EXISTS reviews_unit ON reviews(period, unit);
+CREATE TABLE IF NOT EXISTS mail_messages (
+    key         TEXT PRIMARY KEY,         -- SHA-256 of the whole message as the server gave it
+    mailbox     TEXT NOT NULL,            -- user@host/folder it was read from
+    message_id  TEXT NOT NULL DEFAULT '',
+    sender      TEXT NOT NULL DEFAULT '',
+    subject     TEXT NOT NULL DEFAULT '',
+    received    REAL NOT NULL,            -- the server's receive time (INTERNALDATE)
+    status      TEXT NOT NULL,            -- what batn found in it
+    seen_at     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mail_files (
+    message_key TEXT NOT NULL REFERENCES mail_messages(key),
+    sha256      TEXT NOT NULL,
+    archive     TEXT NOT NULL,            -- path inside the archive folder
+    name        TEXT NOT NULL,            -- the attachment's name (stored as text, escaped)
+    PRIMARY KEY (message_key, sha256)
+) WITHOUT ROWID;
 """
 
 
@@ -614,6 +631,34 @@ class Ledger:
              " FROM submissions s WHERE (?1 IS NULL OR s.unit=?1) AND (?2 IS NULL OR s.period=?2)"
              " ORDER BY s.period, s.received, s.id")
         return [SubmissionRow(*r[:2], unstored(r[2]), *r[3:11], bool(r[11])) for r in self.db.execute(q, (unit, period))]
+
+    # ------------------------------------------------------------ mail (batn.mailbox)
+    def mail_seen(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM mail_messages WHERE key=?", (key,)).fetchone() is not None
+
+    def record_mail(self, key: str, mailbox: str, message_id: str, sender: str, subject: str, received: float,
+                    status: str, files: list[tuple[str, str, str]]) -> None:
+        """One message read, with its attachments as archived (sha256, archive path, name): one transaction."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("INSERT OR IGNORE INTO mail_messages(key, mailbox, message_id, sender, subject, received, status,"
+                       " seen_at) VALUES (?,?,?,?,?,?,?,?)",
+                       (key, mailbox, message_id, sender, subject, received, status, _iso()))
+            db.executemany("INSERT OR IGNORE INTO mail_files(message_key, sha256, archive, name) VALUES (?,?,?,?)",
+                           [(key, sha, rel, name) for sha, rel, name in files])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def mail_files(self, mailbox: str) -> list[tuple]:
+        """(sha256, archive path, name, sender, subject, message_id, received) of every attachment read
+        from `mailbox`, oldest message first: each run reads them again from the archive."""
+        return list(self.db.execute(
+            "SELECT f.sha256, f.archive, f.name, m.sender, m.subject, m.message_id, m.received FROM mail_files f"
+            " JOIN mail_messages m ON m.key = f.message_key WHERE m.mailbox=? ORDER BY m.received, f.name",
+            (mailbox,)))
 
     # ------------------------------------------------------------ review (batn.review)
     def latest_submission(self, period: str, unit: str) -> SubmissionRow | None:

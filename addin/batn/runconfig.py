@@ -39,6 +39,7 @@ class Source:
     layout: str = ""                      # "", "tabs" or "rows": checked against what the sheet holds
     write_back: bool = False              # write status and findings back into the spreadsheet(s)
     api_base: str | None = None           # testing only (as `batn gsheets --api-base`); else BATN_SHEETS_API_BASE
+    mail: Any = None                      # type "imap": a batn.mailbox.MailSource
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ _TOP = {"period", "catalogue", "catalog", "units", "root", "ledger", "archive", 
         "sources", "outputs", "periods", "report", "history", "reminders", "review"}
 # api_base is for tests only (a loopback stand-in of the Sheets API), as `batn gsheets --api-base`: not listed.
 _SOURCE_KEYS = {"folder": {"type", "path", "name"},
+                "imap": {"type", "name", "host", "port", "security", "user", "password_env", "oauth", "folder",
+                         "done_folder", "replies", "max_message_mb", "timeout"},
                 "google": {"type", "spreadsheet", "credentials", "layout", "write_back", "name", "api_base"}}
 _SECTIONS = {
     "outputs": {"folder", "consolidated", "reports", "reminders"},
@@ -142,7 +145,7 @@ def load_config(path: str | Path) -> RunConfig:
         if kind not in _SOURCE_KEYS:
             raise ConfigError(
                 f"{where}: nguồn thứ {i} có type = \"{s.get('type', '')}\": chỉ dùng type = \"folder\" (thư mục "
-                "chứa tệp báo cáo) hoặc type = \"google\" (bảng tính Google Sheets)")
+                "chứa tệp báo cáo), type = \"google\" (bảng tính Google Sheets) hoặc type = \"imap\" (hộp thư điện tử)")
         bad = sorted(set(s) - _SOURCE_KEYS[kind])
         if bad:
             raise ConfigError(f"{where}: nguồn thứ {i} (type = \"{kind}\"): khóa "
@@ -151,6 +154,14 @@ def load_config(path: str | Path) -> RunConfig:
         name = str(s.get("name", ""))
         if kind == "folder":
             sources.append(Source("folder", p(s.get("path"), f"sources[{i}].path"), name))
+            continue
+        if kind == "imap":
+            from .mailbox import mail_source
+
+            try:
+                sources.append(Source("imap", None, name, mail=mail_source(s)))
+            except ValueError as e:
+                raise ConfigError(f"{where}: nguồn thứ {i} (type = \"imap\"): {e}") from None
             continue
         refs = s.get("spreadsheet")
         refs = [refs] if isinstance(refs, str) else refs

@@ -232,6 +232,24 @@ def _read_sources(cfg: RunConfig, ledger: Ledger, catalogue: Catalogue, outputs:
     return out, skipped, notes
 
 
+# ====================================================================== mailbox sources
+
+def _read_mail(cfg: RunConfig, ledger: Ledger, catalogue: Catalogue, tree, log: Log):
+    """Every report that came by mail (batn.mailbox): (Received, Submission) pairs, the findings the
+    clerk must see, and per source the attachments new in this run (for the replies)."""
+    out, notes, new = [], [], []
+    for s in cfg.sources:
+        if s.type != "imap":
+            continue
+        from .mailbox import read_mailbox
+
+        pairs, found, files = read_mailbox(s.mail, ledger, catalogue, tree, log)
+        out += pairs
+        notes += found
+        new.append((s.mail, files))
+    return out, notes, new
+
+
 # ====================================================================== Google sources
 
 @dataclass
@@ -516,6 +534,9 @@ def _run_locked(cfg: RunConfig, tree: UnitTree, catalogue: Catalogue, period: Pe
         read, skipped, notes = _read_sources(cfg, ledger, catalogue, paths.values(), log)
         from_sheets, sheets, google_requests = _read_google(cfg, ledger, catalogue, now, log, google_backoff)
         read += from_sheets
+        from_mail, mail_notes, new_mail = _read_mail(cfg, ledger, catalogue, tree, log)
+        read += from_mail
+        notes += mail_notes
         subs = [s for _, s in read]
         # The data's time, as `batn consolidate` says it: the newest save time of the files used.
         # The review loop: an approved file stays in use until its correction is approved too.
@@ -564,6 +585,17 @@ def _run_locked(cfg: RunConfig, tree: UnitTree, catalogue: Catalogue, period: Pe
         if cfg.reminders.email:
             sent, failed = send_reminders(reminders, cfg.reminders, ledger, period, tree[root].name,
                                           now.date(), as_of, log)
+        for src, files in new_mail:             # one reply per new report that came by mail, on its thread
+            if src.replies == "off" or not files:
+                continue
+            if src.replies == "send" and not cfg.reminders.email:
+                log("Chưa trả lời thư của các đơn vị: bật [reminders] email = true và khai báo máy chủ thư gửi đi")
+                continue
+            from .mailbox import replies_for, send_replies
+
+            s2, f2 = send_replies(replies_for(files, subs, cons, catalogue), cfg.reminders, ledger, period.id,
+                                  src.replies, log)
+            sent, failed = sent + s2, failed + f2
     written_back = _write_back(sheets, cons, tree, log) if any(s.write_back for s in sheets) else []
     if written_back:
         google_requests = sum(c.counter.total for c in {id(s.conn): s.conn for s in sheets}.values())

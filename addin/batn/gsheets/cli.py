@@ -52,6 +52,9 @@ def dang_nhap(
     all_spreadsheets: bool = typer.Option(False, "--all-spreadsheets",
                                           help="Xin thêm quyền mọi bảng tính (chỉ khi cần dùng bảng tính tự tạo "
                                                "bằng tay; mặc định batn chỉ có quyền với bảng tính do batn tạo)"),
+    hop_thu: bool = typer.Option(False, "--hop-thu",
+                                 help="Xin thêm quyền đọc hộp thư Gmail (nguồn type = \"imap\" với oauth = true "
+                                      "của batn run)"),
     api_base: Optional[str] = typer.Option(None, "--api-base", hidden=True, help=API_BASE_HELP),
 ) -> None:
     """Đăng nhập bằng tài khoản Google của mình (không cần Google Cloud): batn được tạo bảng tính trong Google
@@ -59,8 +62,8 @@ def dang_nhap(
     with clear_errors():
         from .signin import load_client, sign_in
 
-        done = sign_in(load_client(client), all_spreadsheets=all_spreadsheets, browser=not khong_trinh_duyet,
-                       api_base=api_base)
+        done = sign_in(load_client(client), all_spreadsheets=all_spreadsheets, mail=hop_thu,
+                       browser=not khong_trinh_duyet, api_base=api_base)
     out.print(f"Đã đăng nhập Google: {escape(done.account or '(không rõ e-mail)')}")
     out.print(escape(f"Lưu đăng nhập tại {done.path} (chỉ tài khoản máy tính này đọc được). "
                      "Đăng xuất: batn gsheets dang-xuat."))

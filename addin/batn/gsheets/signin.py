@@ -45,6 +45,7 @@ TOKEN_FILE = "google-dang-nhap.json"
 CLIENT_FILE = "oauth-client.json"
 SCOPE_DRIVE_FILE = "https://www.googleapis.com/auth/drive.file"
 SCOPE_SHEETS = "https://www.googleapis.com/auth/spreadsheets"
+SCOPE_MAIL = "https://mail.google.com/"     # IMAP and SMTP of Gmail by XOAUTH2 (batn run's mailbox source)
 PERSON_SCOPES = ("openid", "https://www.googleapis.com/auth/userinfo.email", SCOPE_DRIVE_FILE)
 WAIT_FOR_CONSENT = 300          # seconds the loopback listener waits for the browser
 DONE_PAGE = "batn: đã đăng nhập Google xong. Bạn có thể đóng cửa sổ này và quay lại batn."
@@ -221,7 +222,7 @@ def code_from(pasted: str, state: str) -> str:
     return text
 
 
-def sign_in(client: dict, *, all_spreadsheets: bool = False, browser: bool = True,
+def sign_in(client: dict, *, all_spreadsheets: bool = False, mail: bool = False, browser: bool = True,
             show: Callable[[str], None] | None = None, ask: Callable[[str], str] | None = None,
             api_base: str | None = None, timeouts: Timeouts | None = None,
             wait: float = WAIT_FOR_CONSENT) -> SignedIn:
@@ -232,7 +233,7 @@ def sign_in(client: dict, *, all_spreadsheets: bool = False, browser: bool = Tru
 
     from .auth import _mount, check_api_base
 
-    scopes = list(PERSON_SCOPES) + ([SCOPE_SHEETS] if all_spreadsheets else [])
+    scopes = list(PERSON_SCOPES) + ([SCOPE_SHEETS] if all_spreadsheets else []) + ([SCOPE_MAIL] if mail else [])
     flow = _flow_class().from_client_config(client, scopes=scopes)
     flow.timeouts = timeouts or Timeouts()
     api_base = api_base or os.environ.get("BATN_SHEETS_API_BASE") or None
@@ -296,3 +297,18 @@ def _open_and_print(url: str) -> None:
         webbrowser.open(url, new=1, autoraise=True)
     except Exception:
         pass
+
+
+def mail_access_token() -> str:
+    """A fresh access token of the stored sign-in for Gmail's IMAP (XOAUTH2); SignInError when there
+    is no sign-in or it was made without the mail permission (`batn gsheets dang-nhap --hop-thu`)."""
+    from google.auth.transport.requests import Request
+
+    info = load_token()
+    if info is None:
+        raise SignInError("chưa đăng nhập Google: chạy batn gsheets dang-nhap --hop-thu")
+    if SCOPE_MAIL not in (info.get("scopes") or []):
+        raise SignInError("lần đăng nhập Google chưa có quyền đọc thư: chạy lại batn gsheets dang-nhap --hop-thu")
+    creds = credentials_from_token(info)
+    creds.refresh(Request())
+    return creds.token
