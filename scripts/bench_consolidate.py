@@ -378,7 +378,7 @@ def run_step(step: str, args, workdir: Path) -> dict:
 
 # What the `batn` console script runs (pyproject's [project.scripts]); started the same way here so
 # that the interpreter found first on PATH does not matter.
-BATN_COMMAND = "import sys; from batn.cli import app; sys.argv[0] = 'batn'; sys.exit(app())"
+BATN_COMMAND = "import sys; from batn.cli import main; sys.argv[0] = 'batn'; sys.exit(main())"
 
 
 def run_command(args, workdir: Path) -> dict:

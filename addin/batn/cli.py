@@ -230,7 +230,10 @@ _register_doors()
 
 
 def main() -> None:  # pragma: no cover
-    app()
+    """The `batn` program (pyproject's [project.scripts]): the command, then a quick exit (startup.run_command)."""
+    from .startup import run_command
+
+    run_command(app)
 
 
 if __name__ == "__main__":  # pragma: no cover
