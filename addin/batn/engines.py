@@ -78,6 +78,9 @@ def read_many(files: Sequence[Path], catalogue: Catalogue, expect: Expectation, 
 
 
 def _pool(catalogue: Catalogue, expect: Expectation, workers: int) -> ProcessPoolExecutor:
+    from .startup import load_reader
+
+    load_reader()             # once here, not once in every reader process
     return ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(catalogue, expect))
 
 

@@ -8,19 +8,33 @@ from __future__ import annotations
 import sys
 
 
-def load_writer() -> None:
-    """Import the consolidated workbook's writer (openpyxl and batn's sheets).
+def load_openpyxl() -> None:
+    """Import openpyxl, without numpy when numpy is not loaded yet.
 
     openpyxl imports numpy, when it is installed, only to accept numpy numbers in cells: a tenth of a
-    second, a third of the writer's imports. batn hands openpyxl Python numbers only (tables.plain), so
-    a process that has not loaded numpy loads openpyxl without it; a process that has (a notebook,
-    pandas) keeps openpyxl's numpy support, as openpyxl loaded already keeps whatever it has."""
+    second, more than half of openpyxl's own import. batn hands openpyxl Python numbers only
+    (tables.plain), so a process that has not loaded numpy loads openpyxl without it; a process that
+    has (a notebook, pandas) keeps openpyxl's numpy support, as openpyxl loaded already keeps its own."""
     if "openpyxl" not in sys.modules and "numpy" not in sys.modules:
         sys.modules["numpy"] = None          # type: ignore[assignment]  # "import numpy" raises ImportError
         try:
             import openpyxl  # noqa: F401
         finally:
             del sys.modules["numpy"]         # numpy imports normally from here on
+
+
+def load_reader() -> None:
+    """What every reader process imports on its first file, imported once here before they fork
+    (engines): the reader reaches the catalogue a workbook carries through xlsx.catalogue_book, which
+    loads openpyxl (0.2 s in each reader otherwise)."""
+    load_openpyxl()
+    from .pipeline import read_checked  # noqa: F401
+    from .xlsx import catalogue_book  # noqa: F401
+
+
+def load_writer() -> None:
+    """Import the consolidated workbook's writer (openpyxl and batn's sheets)."""
+    load_openpyxl()
     from .xlsx import consolidated  # noqa: F401
 
 
