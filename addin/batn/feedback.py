@@ -10,7 +10,6 @@ archive, so the package shows exactly what was received.
 from __future__ import annotations
 
 import mimetypes
-import smtplib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -126,7 +125,9 @@ def write_feedback(cfg, period_id: str, out_dir: str | Path, *, send: bool = Tru
 
 def _mail(packages: list[Package], tree, settings, led, period_id: str, period_label: str, log) -> tuple[int, int]:
     """E-mail each package to the unit's addresses (its `contact`), once per file and address."""
-    from .reminders import _EMAIL, _connect, _message
+    from .reminders import _EMAIL
+
+    from .reminders import Outgoing, deliver
 
     todo = []
     for p in packages:
@@ -135,34 +136,17 @@ def _mail(packages: list[Package], tree, settings, led, period_id: str, period_l
         if not addresses:
             log(f"Không gửi được phản hồi cho {p.unit}: chưa có địa chỉ thư trong cột contact")
             continue
-        kind = f"phan-hoi {p.state} {p.sha256[:16]}"
-        todo += [(p, a, kind) for a in addresses if not led.reminded(period_id, p.unit, kind, a, "-")]
-    if not todo:
-        return 0, 0
-    try:
-        smtp = _connect(settings)
-    except (OSError, smtplib.SMTPException) as e:
-        log(f"Không kết nối được máy chủ thư {settings.smtp_host}:{settings.smtp_port} ({e})")
-        return 0, len(todo)
-    sent = failed = 0
-    try:
-        for p, addr, kind in todo:
-            m = _message(settings, addr, f"Phản hồi báo cáo {period_label}", p.text)
-            if p.annotated is not None:
-                ctype = mimetypes.guess_type(p.annotated.name)[0] or "application/octet-stream"
-                main, sub = ctype.split("/", 1)
-                m.add_attachment(p.annotated.read_bytes(), maintype=main, subtype=sub, filename=p.annotated.name)
-            try:
-                smtp.send_message(m)
-            except (OSError, smtplib.SMTPException) as e:
-                failed += 1
-                log(f"Gửi phản hồi tới {addr} không được ({e})")
-                continue
-            led.record_reminder(period_id, p.unit, kind, addr, "-")
-            sent += 1
-    finally:
-        try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            pass
-    return sent, failed
+        todo += [Outgoing(p.unit, f"phan-hoi {p.state} {p.sha256[:16]}", a, "-",
+                          lambda p=p, a=a: _package_mail(settings, p, a, period_label)) for a in addresses]
+    return deliver(settings, todo, led, period_id, log)
+
+
+def _package_mail(settings, p: Package, addr: str, period_label: str):
+    from .reminders import _message
+
+    m = _message(settings, addr, f"Phản hồi báo cáo {period_label}", p.text)
+    if p.annotated is not None:
+        ctype = mimetypes.guess_type(p.annotated.name)[0] or "application/octet-stream"
+        main, sub = ctype.split("/", 1)
+        m.add_attachment(p.annotated.read_bytes(), maintype=main, subtype=sub, filename=p.annotated.name)
+    return m

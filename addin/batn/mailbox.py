@@ -478,43 +478,26 @@ def send_replies(replies: list[Reply], settings, ledger, period: str, mode: str,
                  log: Callable[[str], None] = print) -> tuple[int, int]:
     """Send each reply once per file and address (the ledger remembers); "dry-run" only says what
     would be sent. Returns (sent, failed)."""
-    import smtplib
+    from .reminders import Outgoing, deliver
 
-    from .reminders import _connect, _message
-
-    todo = [r for r in replies if not ledger.reminded(period, r.unit, f"tra-loi {r.sha256[:16]}", r.to, "-")]
+    todo = [Outgoing(r.unit, f"tra-loi {r.sha256[:16]}", r.to, "-", lambda r=r: _reply_mail(settings, r))
+            for r in replies]
     if mode == "dry-run":
-        for r in todo:
-            log(f"(chạy thử) Sẽ trả lời {r.to}: {r.subject} — {r.body.splitlines()[0] if r.body else ''}")
+        for t in todo:
+            if not ledger.reminded(period, t.unit, t.kind, t.address, t.day):
+                r = next(x for x in replies if x.to == t.address and x.unit == t.unit)
+                log(f"(chạy thử) Sẽ trả lời {r.to}: {r.subject} — {r.body.splitlines()[0] if r.body else ''}")
         return 0, 0
-    if not todo:
-        return 0, 0
-    try:
-        smtp = _connect(settings)
-    except (OSError, smtplib.SMTPException) as e:
-        log(f"Không kết nối được máy chủ thư {settings.smtp_host}:{settings.smtp_port} ({e}); "
-            "sẽ trả lời ở lần chạy sau")
-        return 0, len(todo)
-    sent = failed = 0
-    try:
-        for r in todo:
-            m = _message(settings, r.to, r.subject, r.body)
-            del m["Subject"]
-            m["Subject"] = r.subject                     # a reply keeps the thread's subject
-            if r.in_reply_to:
-                m["In-Reply-To"] = r.in_reply_to
-                m["References"] = r.in_reply_to
-            try:
-                smtp.send_message(m)
-            except (OSError, smtplib.SMTPException) as e:
-                failed += 1
-                log(f"Trả lời {r.to} không được ({e}); sẽ thử lại ở lần chạy sau")
-                continue
-            ledger.record_reminder(period, r.unit, f"tra-loi {r.sha256[:16]}", r.to, "-")
-            sent += 1
-    finally:
-        try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            pass
-    return sent, failed
+    return deliver(settings, todo, ledger, period, log)
+
+
+def _reply_mail(settings, r: Reply):
+    from .reminders import _message
+
+    m = _message(settings, r.to, r.subject, r.body)
+    del m["Subject"]
+    m["Subject"] = r.subject                     # a reply keeps the thread's subject
+    if r.in_reply_to:
+        m["In-Reply-To"] = r.in_reply_to
+        m["References"] = r.in_reply_to
+    return m

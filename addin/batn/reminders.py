@@ -170,7 +170,27 @@ def send_reminders(reminders: list[Reminder], cfg: ReminderSettings, ledger: Led
     if cfg.digest_to and reminders:
         subject, body = _digest_mail(reminders, period, upper, as_of)
         todo += [("", "tong-hop", a, subject, body) for a in cfg.digest_to]
-    todo = [t for t in todo if not ledger.reminded(period.id, t[0], t[1], t[2], day)]
+    return deliver(cfg, [Outgoing(unit, kind, addr, day, lambda a=addr, s=subject, b=body: _message(cfg, a, s, b))
+                         for unit, kind, addr, subject, body in todo], ledger, period.id, log)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One mail to send once: the ledger remembers (period, unit, kind, address, day) once it is sent."""
+
+    unit: str
+    kind: str
+    address: str
+    day: str
+    message: Callable[[], EmailMessage]
+
+
+def deliver(cfg: ReminderSettings, todo: list[Outgoing], ledger: Ledger, period_id: str,
+            log: Callable[[str], None] = print) -> tuple[int, int]:
+    """Send what the ledger has not recorded as sent, over one SMTP connection; each sent mail is
+    recorded at once. Returns (sent, failed): a failure is logged and retried at the next run. The one
+    place batn sends mail (reminders, feedback packages, replies to the mailbox)."""
+    todo = [t for t in todo if not ledger.reminded(period_id, t.unit, t.kind, t.address, t.day)]
     if not todo:
         return 0, 0
     sent = failed = 0
@@ -180,14 +200,14 @@ def send_reminders(reminders: list[Reminder], cfg: ReminderSettings, ledger: Led
         log(f"Không kết nối được máy chủ thư {cfg.smtp_host}:{cfg.smtp_port} ({e}); sẽ thử lại ở lần chạy sau")
         return 0, len(todo)
     try:
-        for unit, kind, addr, subject, body in todo:
+        for t in todo:
             try:
-                smtp.send_message(_message(cfg, addr, subject, body))
+                smtp.send_message(t.message())
             except (OSError, smtplib.SMTPException) as e:
                 failed += 1
-                log(f"Gửi thư tới {addr} không được ({e}); sẽ thử lại ở lần chạy sau")
+                log(f"Gửi thư tới {t.address} không được ({e}); sẽ thử lại ở lần chạy sau")
                 continue
-            ledger.record_reminder(period.id, unit, kind, addr, day)
+            ledger.record_reminder(period_id, t.unit, t.kind, t.address, t.day)
             sent += 1
     finally:
         try:

@@ -112,28 +112,40 @@ def run_command(config: Path, *, as_json: bool = False, quiet: bool = False, app
     return status
 
 
+class _NoLedger(Exception):
+    """Neither --config nor --ledger: the message is printed, the command exits 2."""
+
+
+def ledger_of(config: Optional[Path], ledger: Optional[Path]):
+    """(ledger path, archive folder or None, the run configuration or None) from --ledger or --config:
+    the one place the ledger commands find their ledger. Raises ConfigError, or _NoLedger (said)."""
+    from .runconfig import load_config
+
+    if ledger is not None:
+        return ledger, None, None
+    if config is None:
+        err.print("[bold red]Lỗi:[/] cần --config (tệp cấu hình lịch chạy) hoặc --ledger (tệp sổ theo dõi)")
+        raise _NoLedger
+    cfg = load_config(config)
+    return cfg.ledger, cfg.archive, cfg
+
+
 def history_command(unit: str, *, config: Optional[Path] = None, ledger: Optional[Path] = None,
                     period: Optional[str] = None, as_json: bool = False) -> int:
     """List a unit's submissions and the figures it changed, from the ledger named by
     `ledger` or by the run configuration `config`; returns the exit status."""
     from .ledger import Ledger, LedgerError
-    from .runconfig import ConfigError, load_config
+    from .runconfig import ConfigError
 
     labels: dict[str, str] = {}
     try:
-        if ledger is None:
-            if config is None:
-                err.print("[bold red]Lỗi:[/] cần --config (tệp cấu hình lịch chạy) hoặc --ledger (tệp sổ theo dõi)")
-                return CANNOT_RUN
-            cfg = load_config(config)
-            ledger_path, archive = cfg.ledger, cfg.archive
+        ledger_path, archive, cfg = ledger_of(config, ledger)
+        if cfg is not None:
             try:
                 from .catalogue import load_catalogue
                 labels = {i.code: i.label for i in load_catalogue(cfg.catalogue).indicators}
             except Exception:
                 labels = {}
-        else:
-            ledger_path, archive = ledger, None
         if not Path(ledger_path).is_file():
             err.print(f"[bold red]Lỗi:[/] chưa có sổ theo dõi {_path(ledger_path)} (chưa chạy `batn run` lần nào)")
             return CANNOT_RUN
@@ -141,6 +153,8 @@ def history_command(unit: str, *, config: Optional[Path] = None, ledger: Optiona
             subs = led.submissions(unit=unit, period=period)
             changes = led.changes(unit=unit, period=period)
             decisions = led.review_events(period=period, unit=unit)
+    except _NoLedger:
+        return CANNOT_RUN
     except (ConfigError, LedgerError) as e:
         err.print(f"[bold red]Lỗi:[/] {_t(e)}")
         return CANNOT_RUN
@@ -190,21 +204,17 @@ def import_command(files: list[Path], *, config: Optional[Path] = None, ledger: 
     from .catalogue import CatalogueError, load_catalogue
     from .ledger import Ledger, LedgerError
     from .past import read_past
-    from .runconfig import ConfigError, load_config
+    from .runconfig import ConfigError
     from .units import UnitsFileError, load_units
 
     try:
-        if ledger is None:
-            if config is None:
-                err.print("[bold red]Lỗi:[/] cần --config (tệp cấu hình lịch chạy) hoặc --ledger (tệp sổ theo dõi)")
-                return CANNOT_RUN
-            cfg = load_config(config)
-            ledger_path, archive = cfg.ledger, cfg.archive
+        ledger_path, archive, cfg = ledger_of(config, ledger)
+        if cfg is not None:
             catalog, units = catalog or cfg.catalogue, units or cfg.units
-        else:
-            ledger_path, archive = ledger, None
         cat = load_catalogue(catalog) if catalog else None
         tree = load_units(units) if units else None
+    except _NoLedger:
+        return CANNOT_RUN
     except (ConfigError, CatalogueError, UnitsFileError, OSError) as e:
         err.print(f"[bold red]Lỗi:[/] {_t(e)}")
         return CANNOT_RUN
