@@ -1,7 +1,8 @@
-"""What a one-shot command loads, and when: the one place for start-up speed tricks (issue 19).
+"""What batn loads, and when: the one place for start-up speed tricks (issue 19).
 
 `batn consolidate` is timed as a user waits for it, start-up to exit; this module holds what keeps
-its imports out of that wait. Measure with `python -X importtime -m batn.cli consolidate …`.
+imports and teardown out of that wait (used by cli and engines). Measure with
+`python -X importtime -m batn.cli consolidate …` and `scripts/bench_consolidate.py` (batn-cli).
 """
 from __future__ import annotations
 
