@@ -387,6 +387,7 @@ def catalogue_from_dict(data: dict[str, Any], where: str = "", locate: Locate = 
             target=parse_target(row["target"]) if row.get("target") not in (None, "") else None,
             phrase=str(row.get("phrase") or "").strip(),
             compare=_yes(row.get("compare")),
+            short=str(row.get("short") or "").strip(),
         ))
     ratios = tuple((i.code, i.pair) for i in indicators if i.kind == "ratio_num" and i.pair)
     narratives = DEFAULT_NARRATIVES
@@ -474,6 +475,8 @@ def catalogue_to_dict(cat: Catalogue) -> dict[str, Any]:
             row["phrase"] = i.phrase
         if i.compare:
             row["compare"] = True
+        if i.short:                    # only where used: a catalogue without it keeps its hash
+            row["short"] = i.short
         inds.append(row)
     out["indicators"] = inds
     if cat.narratives != DEFAULT_NARRATIVES:

@@ -139,7 +139,8 @@ def consolidate(
         if ledger is not None:
             pipeline.warn_outliers(cons, ledger)
         paper = pipeline.consolidation_paper(cat, per, config=config, number=number, on=parse_date(on),
-                                             previous=previous, period_config=period_config)
+                                             previous=previous, period_config=period_config,
+                                             parent=tree.parent_of(root or tree.root))
         from .xlsx.consolidated import write_consolidated      # loaded while the files were read
 
         write_consolidated(cons, out_file, paper)

@@ -170,6 +170,7 @@ class Indicator:
     target: Target | None = None       # chỉ tiêu kế hoạch (`target:`)
     phrase: str = ""                   # the indicator's own report sentence (`phrase:`)
     compare: bool = False              # compared with the earlier period in the report (`compare:`)
+    short: str = ""                    # a short label for a table's column head (`short:`), "" = cut from label
 
     @property
     def is_money(self) -> bool:
@@ -312,6 +313,11 @@ class UnitTree:
             out.append(c)
             stack.extend(reversed(self.children[c]))
         return out
+
+    def parent_of(self, code: str) -> Unit | None:
+        """The unit `code` reports to, or None (the root, or a code not in the tree)."""
+        u = self.units.get(code)
+        return self.units.get(u.parent) if u is not None and u.parent else None
 
     def subtree(self, code: str) -> "UnitTree":
         keep = self.walk(code)

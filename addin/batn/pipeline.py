@@ -189,15 +189,16 @@ def consolidate_inbox(inbox: str | Path, tree: UnitTree, catalogue: Catalogue, p
 
 def consolidation_paper(catalogue: Catalogue, period: Period, *, config: str | Path | None = None,
                         number: str | None = None, on: date | None = None, previous: str | Path | None = None,
-                        period_config: str | Path | None = None):
+                        period_config: str | Path | None = None, parent: Unit | None = None):
     """What the printed consolidated workbook says besides the figures (xlsx.consolidated.Paper): the
     report settings (issuer, place, signer), the number and date of its cover, and the previous
-    period's totals for its chart (batn.previous; PreviousError when that file cannot be used)."""
+    period's totals for its chart (batn.previous; PreviousError when that file cannot be used);
+    `parent`: the consolidated unit's parent in the units file (its header and level come from it)."""
     from .previous import load_previous
     from .xlsx.consolidated import Paper
 
     prev = load_previous(previous, catalogue, current=period, period_config=period_config) if previous else None
-    return Paper(load_settings(config), number, on, prev)
+    return Paper(load_settings(config), number, on, prev, parent)
 
 
 def warn_outliers(cons: Consolidation, ledger_path: str | Path) -> int:
@@ -224,12 +225,16 @@ def report_input_from_workbook(path: str | Path, tree: UnitTree | None = None,
         raise ValueError(f"{path}: tệp dùng bộ chỉ tiêu {sub.catalogue}, không phải {given.id} (--catalog)")
     cat = given or catalogue_of(sub)
     extra = read_named_values(path, [L.NAME_UNIT_NAME, L.NAME_SENT, L.NAME_EXPECTED, L.NAME_AS_OF])
+    from .report.workbook import read_facts
+
+    facts = read_facts(path, tree)
+    parent = None
     if tree is not None and sub.unit in tree:
         unit = tree[sub.unit]
-    else:
-        unit = Unit(sub.unit, str(extra[L.NAME_UNIT_NAME] or sub.unit), None)
+        parent = tree.parent_of(sub.unit)
+    else:      # no units file: the name and level the workbook carries (its status table's "Cấp")
+        unit = Unit(sub.unit, str(extra[L.NAME_UNIT_NAME] or sub.unit), None, level=facts.levels.get(sub.unit, ""))
     as_of = extra[L.NAME_AS_OF]
-    from .report.workbook import read_facts
 
     return ReportInput(
         catalogue=cat,
@@ -240,7 +245,8 @@ def report_input_from_workbook(path: str | Path, tree: UnitTree | None = None,
         sent=int(extra[L.NAME_SENT]) if isinstance(extra[L.NAME_SENT], (int, float)) else None,
         expected=int(extra[L.NAME_EXPECTED]) if isinstance(extra[L.NAME_EXPECTED], (int, float)) else None,
         as_of=as_of if isinstance(as_of, datetime) else None,
-        facts=read_facts(path, tree),
+        facts=facts,
+        parent=parent,
     )
 
 

@@ -459,11 +459,12 @@ def _build_outputs(cfg: RunConfig, cons: Consolidation, tree: UnitTree, settings
     from .report.context import build_report
     from .report.docx_writer import build_document
     from .report.text_writer import render_text
-    from .xlsx.consolidated import save_consolidated
+    from .xlsx.consolidated import Paper, save_consolidated
     from .history import previous_from_history
 
     buf = io.BytesIO()
-    save_consolidated(cons, buf)
+    # the cover's header as the report's: the same settings, the root's level and parent
+    save_consolidated(cons, buf, Paper(settings, parent=tree.parent_of(cons.tree.root)))
     book = deterministic_zip(buf.getvalue(), cons.as_of)
     data: dict[str, bytes] = {}
     if "consolidated" in paths:

@@ -212,7 +212,8 @@ def tong_hop_book(book) -> ConsolidationResult:
     from ..xlsx.consolidated import write_consolidated
     from ..xlsx.pdf import PdfError, workbook_pdf
 
-    paper = consolidation_paper(cat, per, config=s.report_config, number=s.number, on=s.on)
+    paper = consolidation_paper(cat, per, config=s.report_config, number=s.number, on=s.on,
+                                parent=tree.parent_of(s.unit or tree.root))
     path = write_consolidated(cons, s.outdir / consolidated_name(s.unit, per.id), paper)
     try:        # the printable copy; without LibreOffice the workbook still stands and prints from Excel
         pdf_line = f"Bản PDF để in: {workbook_pdf(path)}"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import vn
+from ..letterhead import letterhead
 from ..model import Catalogue, Period, Unit
 from ..numbers import finite
 from ..previous import PreviousPeriod
@@ -45,6 +46,7 @@ class ReportInput:
     extra: dict[str, Any] = field(default_factory=dict)
     previous: PreviousPeriod | None = None        # the earlier period compared with (--previous, the ledger)
     facts: WorkbookFacts | None = None            # late / missing units, lỗi, sub-unit totals
+    parent: Unit | None = None                    # the issuing unit's parent in the units file, when known
 
 
 def review_summary(counts: dict[str, int]) -> dict[str, int] | None:
@@ -68,7 +70,12 @@ def load_settings(path: str | Path | None = None) -> dict:
             raise ValueError(f"Không đọc được tệp thiết lập {path}: {e}") from e
         for section, values in over.items():
             if isinstance(values, dict):
-                base.setdefault(section, {}).update(values)
+                into = base.setdefault(section, {})
+                for k, v in values.items():      # [levels."Tỉnh Đoàn"], [appendix.labels]: key by key
+                    if isinstance(v, dict) and isinstance(into.get(k), dict):
+                        into[k] = {**into[k], **v}
+                    else:
+                        into[k] = v
             else:
                 base[section] = values
     return base
@@ -138,15 +145,15 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
     w = dict(s.get("wording", {}))
     heads = dict(s.get("headings", {}))
     u = inp.unit
-    warnings: list[str] = []
-    # A unit's own columns in the units file win over the shared settings.
-    place = u.place or d.get("place", "")
-    signer = u.signer or d.get("signer", "")
+    on = on or date.today()
+    # Who speaks, signs and is addressed, by the unit's level and its parent (batn.letterhead; the
+    # consolidated workbook's cover says the same); the unit's own columns and a province's file win.
+    head = letterhead(s, u, on, number, parent=inp.parent)
+    warnings: list[str] = list(head.warnings)
+    signer = head.signer
     if not signer.strip():
         warnings.append("Chưa có họ tên người ký: ghi `signer` ở mục [document] của tệp thiết lập (--config) "
                         "hoặc cột signer của danh sách đơn vị (--units); chỗ ký để trống.")
-    issuer_code = u.issuer or d.get("issuer_code", "TĐTN")
-    on = on or date.today()
     as_of = inp.as_of
     if as_of is not None and as_of.date() > on:
         warnings.append(f"Số liệu tính đến ngày {ngay(as_of.date())}, sau ngày ban hành báo cáo {ngay(on)}: "
@@ -166,8 +173,8 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
         ph.compare = cmp.phrase
     elif "so_voi" in inp.extra:    # an older caller's own comparison function
         ph.compare = inp.extra["so_voi"]
-    ctx: dict[str, Any] = {"period": inp.period, "unit": u, "issuer_short": d.get("issuer_short", u.name),
-                           "subject": subject_for(u, s), "year": inp.period.end.year}
+    ctx: dict[str, Any] = {"period": inp.period, "unit": u, "parent": inp.parent, "issuer_short": head.issuer_short,
+                           "above": head.addressee, "subject": subject_for(u, s), "year": inp.period.end.year}
     limit = int(t.get("max_examples", 8))
     facts = inp.facts or WorkbookFacts()
 
@@ -211,7 +218,8 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
     _awards(b, ph, inp, leads, w, ctx, limit)
 
     # III. Nhận xét, đánh giá: strengths, then "Tuy nhiên, …" from the data and the province's text
-    proposals = nar.sort_proposals(nar.by_text(inp.narratives.get("de_xuat", [])), s.get("proposals", {}),
+    pv = dict(s.get("proposals", {}), addressee=head.addressee, self_names=list(head.self_names))
+    proposals = nar.sort_proposals(nar.by_text(inp.narratives.get("de_xuat", [])), pv,
                                    lambda tpl, **kw: ph.render(tpl, **kw))
     ev = dict(rep.get("evaluation", {}))
     sv = dict(s.get("evaluation", {}))
@@ -237,7 +245,6 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
     if tasks:
         b.h1(ph.render(dv.get(f"heading_{kind}", "Phương hướng, nhiệm vụ"), **ctx))
         b.bullets(tasks)
-    pv = dict(s.get("proposals", {}))
     upward = proposals.upward[:limit] + [ph.render(x, **ctx) for x in _list(pv.get("own"))]
     if upward:
         b.h1(heads.get("proposals", "Đề xuất, kiến nghị"))
@@ -249,20 +256,19 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
 
     subject_t = rep.get("subject", "kết quả thực hiện phong trào {{ period.label }}")
     subject = "\n".join(ph.render(line, capital=False, **ctx) for line in subject_t.split("\n"))
-    num = number if number is not None else d.get("number", "")
     return ReportDocument(
-        superior=d.get("superior", ""),
-        issuer=d.get("issuer", ""),
-        number=vn.so_van_ban(num or "   ", d.get("doc_type", "BC"), issuer_code, d.get("ban", "")),
-        organisation=d.get("organisation", "ĐOÀN TNCS HỒ CHÍ MINH"),
-        place_date=vn.dia_diem_ngay(place, on) if place else vn.ngay_van_ban(on).capitalize(),
+        superior=head.superior,
+        issuer=head.issuer,
+        number=head.number or vn.so_van_ban("   ", d.get("doc_type", "BC"), head.issuer_code, d.get("ban", "")),
+        organisation=head.organisation,
+        place_date=head.place_date,
         title="BÁO CÁO",
         subject=subject,
         body=body,
-        sign_on_behalf=d.get("sign_on_behalf", ""),
-        sign_title=d.get("sign_title", ""),
+        sign_on_behalf=head.sign_on_behalf,
+        sign_title=head.sign_title,
         signer=signer,
-        recipients=list(d.get("recipients", [])),
+        recipients=list(head.recipients),
         appendix=_appendix(inp, s, facts, heads, ctx),
         warnings=warnings,
     )
@@ -298,6 +304,37 @@ def _awards(b: _Body, ph: Phrases, inp: ReportInput, leads: Mapping, w: Mapping,
     b.para(*lines)
 
 
+def short_label(ind, settings: Mapping) -> str:
+    """A column head for `ind`: the catalogue's `short`, else the settings' [appendix.labels], else its
+    label without the brackets, abbreviated ([appendix.abbreviations]) and cut at the end of a clause
+    near `label_words` words (never inside a quoted name, never inside a word)."""
+    a = settings.get("appendix", {}) or {}
+    if ind.short:
+        return ind.short
+    own = (a.get("labels") or {}).get(ind.code)
+    if own:
+        return str(own)
+    text = re.sub(r"\s*\([^)]*\)", "", ind.label).strip()
+    for long, abbr in (a.get("abbreviations") or {}).items():
+        text = re.sub(re.escape(long), abbr, text, flags=re.IGNORECASE)
+    words = text.split()
+    limit = int(a.get("label_words", 6) or 6)
+    if len(words) <= limit:
+        return text
+    weak = {x.casefold() for x in a.get("weak_words", [])}
+
+    def closed(n: int) -> bool:                 # no quoted name left open by the first n words
+        return sum(w.count("“") - w.count("”") for w in words[:n]) <= 0
+    # where a clause ends: before a comma's next word, or before a linking word ("được", "của"…);
+    # a label with no clause end near the limit stays whole rather than cut inside a word
+    ends = [n for n in range(3, min(2 * limit, len(words) - 1) + 1) if closed(n)
+            and (words[n - 1].endswith((",", ";")) or words[n].casefold() in weak)]
+    if not ends:
+        return text
+    within = [n for n in ends if n <= limit]
+    return " ".join(words[:max(within) if within else min(ends)]).rstrip(",;")
+
+
 def _appendix(inp: ReportInput, s: Mapping, facts: WorkbookFacts, heads: Mapping, ctx: dict) -> Appendix | None:
     a = dict(s.get("appendix", {}))
     if not a.get("enabled", True) or not facts.children:
@@ -311,8 +348,15 @@ def _appendix(inp: ReportInput, s: Mapping, facts: WorkbookFacts, heads: Mapping
         v = finite(v)  # type: ignore[arg-type]
         return "" if v is None else vn.so(v)
 
-    header = ["STT", a.get("unit_header", "Đơn vị")] + [f"{cat[c].label} ({cat[c].unit})" for c in codes]
-    rows = [[str(i), r.name] + [fig(r.totals.get(c)) for c in codes] for i, r in enumerate(facts.children, 1)]
-    total = ["", a.get("total_label", "Tổng cộng")] + [fig(inp.values.get(c)) for c in codes]
+    # each sub-unit's own sub-tree completeness, as the workbook's status table has it
+    rated = a.get("rates", True) and any(r.sent or r.on_time for r in facts.children)
+    rate_head = [a.get("sent_header", "Đã nộp"), a.get("on_time_header", "Đúng hạn")] if rated else []
+    header = (["STT", a.get("unit_header", "Đơn vị")] + rate_head
+              + [f"{short_label(cat[c], s)}\n({cat[c].unit})" for c in codes])
+    rows = [[str(i), r.name] + ([r.sent, r.on_time] if rated else []) + [fig(r.totals.get(c)) for c in codes]
+            for i, r in enumerate(facts.children, 1)]
+    own = facts.rates.get(inp.unit.code, ("", ""))
+    total = ["", a.get("total_label", "Tổng cộng")] + (list(own) if rated else []) + [fig(inp.values.get(c)) for c in codes]
     sub = f"{inp.period.label} ({inp.unit.name})"
-    return Appendix(title=heads.get("appendix", "Phụ lục"), subtitle=sub, header=header, rows=rows, total=total)
+    return Appendix(title=heads.get("appendix", "Phụ lục"), subtitle=sub, header=header, rows=rows, total=total,
+                    rate_columns=len(rate_head))

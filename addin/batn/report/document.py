@@ -33,6 +33,7 @@ class Appendix:
     header: list[str]                # "STT", "Đơn vị", the indicators' labels (with their unit)
     rows: list[list[str]]            # figures already written the Vietnamese way
     total: list[str]                 # the "Tổng cộng" row
+    rate_columns: int = 0            # columns after the unit's name that are its sub-tree's "4/5" (Đã nộp, Đúng hạn)
 
 
 @dataclass

@@ -68,7 +68,10 @@ DEFAULT_LAYOUT: dict[str, Any] = {
     "page_number_size_pt": 13.0,
     # appendix (landscape section)
     "appendix_size_pt": 11.0,
-    "appendix_unit_width_mm": 55.0,
+    "appendix_head_size_pt": 8.5,    # the column heads
+    "appendix_unit_width_mm": 46.0,
+    "appendix_rate_width_mm": 12.0,  # "Đã nộp", "Đúng hạn": "29/30"
+    "appendix_cell_margin_mm": 0.6,  # left and right inside each cell
 }
 
 
@@ -383,14 +386,22 @@ def add_appendix(document, doc: ReportDocument, lay: Mapping[str, Any]):
     p.paragraph_format.keep_with_next = True
     p = add_line(document, a.subtitle, lay, lay["subject_size_pt"], italic=True)
     p.paragraph_format.space_after = Pt(lay["space_after_pt"])
-    n_fig = len(a.header) - 2
-    stt_w, unit_w = 12.0, lay["appendix_unit_width_mm"]
-    fig_w = max((width - stt_w - unit_w) / max(n_fig, 1), 10.0)
-    widths = [stt_w, unit_w] + [fig_w] * n_fig
+    n_rate = a.rate_columns
+    n_fig = len(a.header) - 2 - n_rate
+    stt_w, unit_w, rate_w = 10.0, lay["appendix_unit_width_mm"], lay["appendix_rate_width_mm"]
+    fig_w = max((width - stt_w - unit_w - rate_w * n_rate) / max(n_fig, 1), 10.0)
+    widths = [stt_w, unit_w] + [rate_w] * n_rate + [fig_w] * n_fig
     table = document.add_table(rows=1, cols=len(widths))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
+    mar = OxmlElement("w:tblCellMar")               # under 1 mm each side, not Word's 1.9: narrow columns keep their words
+    for side in ("left", "right"):
+        el = OxmlElement(f"w:{side}")
+        el.set(qn("w:w"), str(int(lay["appendix_cell_margin_mm"] * 56.7)))
+        el.set(qn("w:type"), "dxa")
+        mar.append(el)
+    table._tbl.tblPr.insert_element_before(mar, "w:tblLook", "w:tblCaption", "w:tblDescription", "w:tblPrChange")
     for i, w in enumerate(widths):
         table.columns[i].width = Mm(w)
     head = table.rows[0]
@@ -398,14 +409,14 @@ def add_appendix(document, doc: ReportDocument, lay: Mapping[str, Any]):
     trpr.append(OxmlElement("w:tblHeader"))       # repeated on every page of the table
     for i, text in enumerate(a.header):
         head.cells[i].width = Mm(widths[i])
-        _cell_text(head.cells[i], text, lay, bold=True)
+        add_line(head.cells[i], text, lay, lay["appendix_head_size_pt"], bold=True, first=True)
     for values, bold in [(r, False) for r in a.rows] + [(a.total, True)]:
         cells = table.add_row().cells
         for i, text in enumerate(values):
             cells[i].width = Mm(widths[i])
             _cell_text(cells[i], text, lay, bold=bold,
                        align=WD_ALIGN_PARAGRAPH.LEFT if i == 1 else
-                       (WD_ALIGN_PARAGRAPH.CENTER if i == 0 else WD_ALIGN_PARAGRAPH.RIGHT))
+                       (WD_ALIGN_PARAGRAPH.CENTER if i == 0 or i < 2 + n_rate else WD_ALIGN_PARAGRAPH.RIGHT))
     return table
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import layout as L
 from ..model import UnitTree
-from ..rollup import HAS_ERRORS, LATE, MISSING
+from ..rollup import AWAITING, HAS_ERRORS, LATE, MISSING, SENT
 from ..tables import STATUS_HEADER
 
 
@@ -22,6 +22,8 @@ class UnitRow:
     code: str
     name: str
     totals: dict[str, float | int | None]
+    sent: str = ""          # its sub-tree's reports received, "4/5" ("" when the workbook does not say)
+    on_time: str = ""       # of those, on time: "3/5"
 
 
 @dataclass
@@ -33,6 +35,8 @@ class WorkbookFacts:
     children: list[UnitRow] = field(default_factory=list)  # direct sub-units of the root, in tree order
     newest_received: object = None                       # datetime of the newest file used
     reviews: dict[str, int] = field(default_factory=dict)  # review state ("đã duyệt"…) -> units, when reviewed
+    levels: dict[str, str] = field(default_factory=dict)   # unit code -> its level ("Cấp"), as the workbook says
+    rates: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (sent, on time) of its sub-tree
 
 
 def read_facts(path: str | Path, tree: UnitTree | None = None) -> WorkbookFacts:
@@ -52,6 +56,8 @@ def read_facts(path: str | Path, tree: UnitTree | None = None) -> WorkbookFacts:
                                if len(row) > 1 and row[1] == "lỗi")
         if L.SUMMARY_SHEET in wb.sheetnames:
             facts.children = _children(wb[L.SUMMARY_SHEET], tree)
+            for r in facts.children:
+                r.sent, r.on_time = facts.rates.get(r.code, ("", ""))
     finally:
         wb.close()
     return facts
@@ -81,9 +87,38 @@ def _status(ws, facts: WorkbookFacts) -> None:
             facts.reviews[str(review)] = facts.reviews.get(str(review), 0) + 1
         at = col.get("Thời gian nhận")
         when = row[at] if at is not None and len(row) > at else None
+
+        def cell(header: str) -> object:
+            i = col.get(header)
+            return row[i] if i is not None and i < len(row) else None
+        code = str(cell("Mã") or "").strip()
+        if code:
+            if cell("Cấp"):
+                facts.levels[code] = str(cell("Cấp")).strip()
+            facts.rates[code] = _rates(cell(STATUS_HEADER[6]), cell(STATUS_HEADER[7]), status, when, cell("Hạn nộp"))
         if status != MISSING and hasattr(when, "year") and (newest is None or when > newest):
             newest = when
     facts.newest_received = newest
+
+
+def _fraction(text: object) -> str:
+    """"4/5" of the status table's "4/5 (80%)"."""
+    return str(text or "").split("(")[0].strip()
+
+
+def _rates(sent: object, on_time: object, status: object, when: object, deadline: object) -> tuple[str, str]:
+    """A unit's sub-tree "Đã nộp" and "Đúng hạn" as the status table has them; a unit with nothing under
+    it has none there, so its own report counts as 1/1 or 0/1."""
+    if sent or on_time:
+        return _fraction(sent), _fraction(on_time)
+    if status == MISSING:
+        return "0/1", "0/1"
+    if status == LATE:
+        return "1/1", "0/1"
+    if status in (SENT, HAS_ERRORS, AWAITING):
+        late = (hasattr(when, "date") and hasattr(deadline, "date") and when.date() > deadline.date())
+        return "1/1", "0/1" if late else "1/1"
+    return "", ""           # the consolidating unit, a unit covered by a total sent above it
 
 
 def _children(ws, tree: UnitTree | None) -> list[UnitRow]:

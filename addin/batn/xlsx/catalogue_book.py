@@ -181,6 +181,7 @@ IND_COLUMNS = [
     ("target", "Chỉ tiêu kế hoạch: 1550; 100% TT_COSO_TONG; 1 mỗi TT_DOANVIEN; tối đa 0", 20),
     ("pair", "Chỉ tiêu đi cặp (mẫu số của tỷ lệ, số cuộc của số lượt)", 18),
     ("max", "Mức tối đa hợp lý riêng (để trống: theo loại)", 12),
+    ("short", "Tên ngắn ở đầu cột biểu phụ lục của báo cáo, ví dụ: Lớp tập huấn (để trống: batn tự rút gọn)", 20),
 ]
 SEC_COLUMNS = [("key", "Mã phần: 0 số liệu chung, I triển khai, II.1… các nội dung, III khen thưởng", 10),
                ("heading", "Tiêu đề phần", 40),

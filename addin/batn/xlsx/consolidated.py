@@ -22,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from .. import layout as L
 from ..completeness import chart_groups, subtree_tallies
 from ..letterhead import letterhead
+from ..model import Unit
 from ..previous import PreviousPeriod
 from ..rollup import Consolidation
 from ..safeio import atomic_path
@@ -56,6 +57,7 @@ class Paper:
     number: str | None = None
     on: date | None = None                       # default: the consolidation's date
     previous: PreviousPeriod | None = None       # batn.previous.load_previous: the chart against it
+    parent: Unit | None = None                   # the root's parent in the units file: its header names it
 
 
 def _narrative_rows(cons: Consolidation, nl) -> Iterator[tuple[str, ...]]:
@@ -208,7 +210,7 @@ def _narrative_print(wb, cons: Consolidation, counts: Mapping[str, int]) -> None
 def _data_sheet(wb, cons: Consolidation, paper: Paper) -> None:
     ws = wb[L.DATA_SHEET]
     root = cons.tree[cons.tree.root]
-    head = letterhead(paper.settings, root, paper.on or cons.as_of.date(), paper.number)
+    head = letterhead(paper.settings, root, paper.on or cons.as_of.date(), paper.number, parent=paper.parent)
     write_cover(ws, cons, head)
     rows, _ = layout_rows(cons.catalogue)
     last = write_signature(ws, FIRST_TABLE_ROW + len(rows), head)
@@ -230,7 +232,7 @@ def _workbook(cons: Consolidation, paper: Paper | None = None):
     if paper.settings is None:
         from ..report.context import load_settings
 
-        paper = Paper(load_settings(), paper.number, paper.on, paper.previous)
+        paper = Paper(load_settings(), paper.number, paper.on, paper.previous, paper.parent)
     root = cons.tree[cons.tree.root]
     lists = _narrative_lists(cons)
     wb, bodies = build_template_streamed(cons.catalogue, root, cons.period, values=cons.totals,
