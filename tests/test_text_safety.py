@@ -352,7 +352,7 @@ def _libreoffice_sees_no_formula(csv_path: Path, outdir: Path) -> None:
     """LibreOffice evaluates formulas in a CSV it opens (it would run "=1+1"): each of ours stays text."""
     lo = pytest.importorskip("lo")
     if not lo.available():
-        pytest.skip("LibreOffice (soffice) not installed")
+        pytest.skip(reason="LibreOffice (soffice) not installed")
     plain = outdir / "src" / "nhac.csv"
     plain.parent.mkdir(parents=True)
     plain.write_bytes(csv_path.read_bytes())

@@ -172,24 +172,24 @@ def _side(terms, placed: Mapping[str, IndicatorRow]) -> tuple[str, list[str]]:
 _XL_OP = {"<=": "<=", ">=": ">=", "<": "<", ">": ">", "=": "=", "<>": "<>"}
 
 
-def _holds(c, placed: Mapping[str, IndicatorRow]) -> str:
-    """Excel: the comparison holds (and can be judged); mirrors batn.model.Comparison.holds."""
+def _judged(c, placed: Mapping[str, IndicatorRow], holds: bool) -> str:
+    """Excel: the comparison can be judged (both sides have figures) and holds, or does not;
+    mirrors batn.model.Comparison.holds."""
     left, lc = _side(c.left, placed)
     right, rc = _side(c.right, placed)
     expr = f"ROUND({left}-{right},9){_XL_OP[c.op]}0"
+    expr = expr if holds else f"NOT({expr})"
     if lc and rc:
         return f"AND(COUNT({','.join(lc)})>0,COUNT({','.join(rc)})>0,{expr})"
     return expr
+
+
+def _holds(c, placed: Mapping[str, IndicatorRow]) -> str:
+    return _judged(c, placed, holds=True)
 
 
 def _broken(c, placed: Mapping[str, IndicatorRow]) -> str:
-    """Excel: the comparison can be judged and does not hold."""
-    left, lc = _side(c.left, placed)
-    right, rc = _side(c.right, placed)
-    expr = f"NOT(ROUND({left}-{right},9){_XL_OP[c.op]}0)"
-    if lc and rc:
-        return f"AND(COUNT({','.join(lc)})>0,COUNT({','.join(rc)})>0,{expr})"
-    return expr
+    return _judged(c, placed, holds=False)
 
 
 def text_check(cell: str) -> str:
