@@ -75,6 +75,10 @@ def test_sign_in_with_the_browser_stores_a_private_token_and_every_command_uses_
     done = signin.sign_in(CLIENT, show=browser_for(standin, "van.thu@gmail.com", seen), api_base=standin.base_url,
                           wait=10)
     assert done.account == "van.thu@gmail.com"
+    # the browser thread reads the landing page after batn's listener has answered (and sign_in returned)
+    until = time.monotonic() + 10
+    while len(seen) < 2 and time.monotonic() < until:
+        time.sleep(0.02)
     url = seen[0]
     assert url.startswith("https://accounts.google.com/o/oauth2/auth?") and "code_challenge_method=S256" in url
     assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in url and "access_type=offline" in url
