@@ -70,7 +70,7 @@ def write_feedback(cfg, period_id: str, out_dir: str | Path, *, send: bool = Tru
     """One package per unit that must act; returns (packages, e-mails sent, e-mails failed)."""
     from .catalogue import load_catalogue
     from .checks import check_submission
-    from .ledger import Ledger
+    from .ledger import PAST_STATUS, Ledger
     from .pipeline import FileCheck, annotate_file, load_period
     from .rollup import expectation_for
     from .textsafe import shown
@@ -86,7 +86,7 @@ def write_feedback(cfg, period_id: str, out_dir: str | Path, *, send: bool = Tru
     with Ledger(cfg.ledger, cfg.archive) as led:
         latest = {}
         for s in led.submissions(period=period_id):
-            if s.status != "nhập lịch sử" and s.unit:
+            if s.status != PAST_STATUS and s.unit:
                 latest[s.unit] = s                      # ordered by time received: the last one wins
         events = [R.ReviewEvent(*e) for e in led.reviews(period_id)]
         states = R.reviews_by_unit({u: s.sha256 for u, s in latest.items()}, events)
@@ -95,8 +95,7 @@ def write_feedback(cfg, period_id: str, out_dir: str | Path, *, send: bool = Tru
             review = states[unit]
             if not (review.state == R.SENT_BACK or (sub_row.errors and review.state != R.APPROVED)):
                 continue
-            rel = led._archived(sub_row.sha256)
-            copy = led.archive_dir / rel if rel else None
+            copy = led.archived(sub_row.sha256)
             folder = out_dir / unit
             folder.mkdir(parents=True, exist_ok=True)
             findings, annotated = [], None

@@ -407,6 +407,11 @@ class Ledger:
             raise
         return Received(sha, size, rel, source if source is not None else str(src), before.st_mtime)
 
+    def archived(self, sha: str) -> Path | None:
+        """The archived copy of the file with this SHA-256, or None when the archive no longer has it."""
+        rel = self._archived(sha)
+        return self.archive_dir / rel if rel else None
+
     def _archived(self, sha: str) -> str | None:
         row = self.db.execute("SELECT archive FROM files WHERE sha256=?", (sha,)).fetchone()
         if row and (self.archive_dir / row[0]).is_file():

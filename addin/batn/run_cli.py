@@ -254,11 +254,12 @@ def import_command(files: list[Path], *, config: Optional[Path] = None, ledger: 
 
 def _states(subs, decisions) -> dict[str, str]:
     """period -> the unit's review state (batn.review), from its newest file and the decisions."""
+    from .ledger import PAST_STATUS
     from .review import review_of
 
     out = {}
     for period in sorted({s.period for s in subs} | {e.period for e in decisions}):
-        files = [s for s in subs if s.period == period and s.status != "nhập lịch sử"]
+        files = [s for s in subs if s.period == period and s.status != PAST_STATUS]
         newest = files[-1].sha256 if files else None
         out[period] = review_of("", newest, [e for e in decisions if e.period == period]).state
     return out

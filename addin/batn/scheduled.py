@@ -350,17 +350,17 @@ def _approved_sheet_figures(ledger: Ledger, read: list[tuple[Received, Submissio
     rows = {r.sha256: r for r in ledger.submissions(period=period)}
     out = []
     for unit, sha in standing_approvals(events).items():
-        rel = ledger._archived(sha) if sha not in have and unit in units_read and sha in rows else None
-        if rel is None or not rel.endswith(".json"):
+        copy = ledger.archived(sha) if sha not in have and unit in units_read and sha in rows else None
+        if copy is None or copy.suffix != ".json":
             continue
-        copy = ledger.archive_dir / rel
         doc = json.loads(copy.read_text(encoding="utf-8"))
         row = rows[sha]
         sub = Submission(doc["unit"], doc["period"], doc["catalogue"], dict(doc["values"]),
                          {k: [tuple(r) for r in v] for k, v in doc.get("narratives", {}).items()},
                          source=row.source, sha256=sha, received=row.received, received_from=FIRST_SEEN,
                          is_total=bool(doc.get("is_total")))
-        out.append((Received(sha, copy.stat().st_size, rel, row.source, row.received), sub))
+        out.append((Received(sha, copy.stat().st_size, copy.relative_to(ledger.archive_dir).as_posix(), row.source,
+                             row.received), sub))
     return out
 
 
