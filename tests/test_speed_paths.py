@@ -86,3 +86,74 @@ def test_addin_runs_buttons_in_a_warm_python():
     assert 'OPTIMIZED_CONNECTION = GetConfig("USE UDF SERVER", True)' in vba
     assert 'Public Const PROJECT_NAME As String = "batn"' in vba
     assert ("USE UDF SERVER", True) in [row[:2] for row in build_addin.CONF_ROWS]
+
+
+def _copy_with(src: Path, dst: Path, replace: dict[str, bytes] | None = None) -> Path:
+    """A copy of a workbook, its parts re-zipped (same compressed streams for unchanged parts)."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info, (replace or {}).get(info.filename, zin.read(info.filename)))
+    return dst
+
+
+def test_a_part_seen_in_an_earlier_file_is_inflated_once(filled, tmp_path, monkeypatch):
+    """The inbox trick (package.SEEN_PARTS): the second of two reports made from one template
+    inflates only what differs, and reads to the same submission as a fresh process would."""
+    path, cat = filled
+    first, second = _copy_with(path, tmp_path / "a.xlsx"), _copy_with(path, tmp_path / "b.xlsx")
+    monkeypatch.setattr(package, "SEEN_PARTS", package._SeenParts())
+    monkeypatch.setattr(sheetxml, "SEEN_PARTS", package.SEEN_PARTS)
+    inflated = Counter()
+    real = package.zlib.decompressobj
+
+    class Counting:
+        def __init__(self, *a):
+            self.d = real(*a)
+
+        def decompress(self, raw, n):
+            inflated["n"] += 1
+            return self.d.decompress(raw, n)
+
+    monkeypatch.setattr(package.zlib, "decompressobj", Counting)
+    a = reader.read_submission(first, cat)
+    n_first = inflated["n"]
+    b = reader.read_submission(second, cat)
+    assert n_first >= 5 and inflated["n"] == n_first          # nothing inflated again
+    assert (a.values, a.narratives, [f.kind for f in a.findings]) == \
+           (b.values, b.narratives, [f.kind for f in b.findings])
+    monkeypatch.setattr(package, "SEEN_PARTS", package._SeenParts())   # a fresh process: the same reading
+    monkeypatch.setattr(sheetxml, "SEEN_PARTS", package.SEEN_PARTS)
+    c = reader.read_submission(second, cat)
+    assert (c.values, c.narratives, [f.kind for f in c.findings]) == \
+           (b.values, b.narratives, [f.kind for f in b.findings])
+
+
+def test_a_seen_stream_under_another_declared_crc_is_still_refused(filled, tmp_path, monkeypatch):
+    """The cache never vouches for a file: the same compressed bytes declared with another CRC in
+    a later file's directory are refused exactly as when inflated afresh."""
+    import struct
+    import zipfile
+
+    path, cat = filled
+    monkeypatch.setattr(package, "SEEN_PARTS", package._SeenParts())
+    monkeypatch.setattr(sheetxml, "SEEN_PARTS", package.SEEN_PARTS)
+    good = _copy_with(path, tmp_path / "good.xlsx")
+    assert not [f for f in reader.read_submission(good, cat).findings if f.kind == "unreadable-file"]
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as z:
+        info = z.getinfo("xl/workbook.xml")
+    # the central directory entry of xl/workbook.xml: its CRC field sits 16 bytes in
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        n = struct.unpack_from("<H", data, at + 28)[0]
+        if data[at + 46:at + 46 + n] == b"xl/workbook.xml":
+            struct.pack_into("<L", data, at + 16, info.CRC ^ 1)
+            break
+        at = data.find(b"PK\x01\x02", at + 4)
+    assert at >= 0
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(bytes(data))
+    kinds = [f.kind for f in reader.read_submission(bad, cat).findings]
+    assert "unreadable-file" in kinds

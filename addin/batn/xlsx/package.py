@@ -123,11 +123,70 @@ def check_zip_limits(z: zipfile.ZipFile) -> None:
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")     # zip local file header: 30 bytes
 
 
+class _SeenParts:
+    """The speed trick for an inbox of files made from one template (issue 19): most parts of every
+    report are byte for byte the same compressed stream (workbook.xml, styles, the catalogue a
+    template carries, a narrative sheet left empty). Such a part is inflated, checked and parsed
+    once: later files get the same bytes object back, and what was learnt of it (a check passed,
+    its cells) is remembered with it (`recall`, `remember`).
+
+    The key is the compressed stream itself, compared in full (never a CRC alone, which a crafted
+    file could match), so a hit returns exactly what inflating would have, and the declared size and
+    CRC are held to the same test. Bounded: the most recent parts only, so memory stays flat
+    whatever the inbox holds; a part seen once (a unit's own data sheet) costs one hash of its
+    compressed bytes."""
+
+    MAX_PARTS = 128
+    MAX_RAW = 1 << 20                 # larger compressed parts are inflated each time, not kept
+
+    def __init__(self):
+        from collections import OrderedDict
+
+        self.parts: OrderedDict[bytes, tuple[bytes, int]] = OrderedDict()   # raw -> (inflated, its CRC)
+        # id of a kept part -> what was learnt of it. An id here always names a live kept part (it
+        # is dropped with the part), so no other object can be taken for it.
+        self.memo: dict[int, dict] = {}
+
+    def get(self, raw: bytes, info: zipfile.ZipInfo) -> bytes | None:
+        hit = self.parts.get(raw)
+        if hit is None:
+            return None
+        out, crc = hit
+        if len(out) != info.file_size or crc != info.CRC:
+            raise zipfile.BadZipFile(f"{info.filename}: size or CRC does not match")
+        self.parts.move_to_end(raw)
+        return out
+
+    def keep(self, raw: bytes, out: bytes, crc: int) -> None:
+        if len(raw) > self.MAX_RAW:
+            return
+        self.parts[raw] = (out, crc)
+        self.memo[id(out)] = {}
+        if len(self.parts) > self.MAX_PARTS:
+            _, (old, _) = self.parts.popitem(last=False)
+            del self.memo[id(old)]
+
+    def recall(self, part: bytes, key):
+        """What was remembered of this very part under `key`, or None."""
+        memo = self.memo.get(id(part))
+        return memo.get(key) if memo else None
+
+    def remember(self, part: bytes, key, value) -> None:
+        """Keep `value` with `part` when `part` is a kept part (a read-only value: it is shared)."""
+        memo = self.memo.get(id(part))
+        if memo is not None:
+            memo[key] = value
+
+
+SEEN_PARTS = _SeenParts()
+
+
 def read_part(z: zipfile.ZipFile, name: str, data: bytes | None) -> bytes:
     """One part of the package. With the file's bytes in memory, a stored or deflated part is
     inflated in one zlib call (zipfile's stream reader costs more than the inflating itself for
     parts this small); the size comes from the central directory, already checked against our
-    limits, and inflating never goes past it. Anything else goes through zipfile."""
+    limits, and inflating never goes past it. A part seen in an earlier file is not inflated again
+    (SEEN_PARTS). Anything else goes through zipfile."""
     info = z.NameToInfo[name]
     if data is None or info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         return z.read(name)
@@ -142,12 +201,17 @@ def read_part(z: zipfile.ZipFile, name: str, data: bytes | None) -> bytes:
     if info.compress_type == zipfile.ZIP_STORED:
         out = raw
     else:
+        out = SEEN_PARTS.get(raw, info)
+        if out is not None:
+            return out
         try:
             out = zlib.decompressobj(-15).decompress(raw, info.file_size + 1)
         except zlib.error as e:
             raise zipfile.BadZipFile(f"{name}: {e}") from None
     if len(out) != info.file_size or zlib.crc32(out) != info.CRC:
         raise zipfile.BadZipFile(f"{name}: size or CRC does not match")
+    if info.compress_type != zipfile.ZIP_STORED:
+        SEEN_PARTS.keep(raw, out, info.CRC)
     return out
 
 
@@ -285,6 +349,14 @@ def guard_part_xml(data: bytes, name: str, root_tag: bytes) -> bytes:
 
 
 def guard_sheet_xml(data: bytes, title: str) -> None:
+    """A sheet's XML is UTF-8, declares no DTD, and spans a range calamine can allocate."""
+    if SEEN_PARTS.recall(data, "guarded"):
+        return                          # this very part passed in an earlier file
+    _guard_sheet_xml(data, title)
+    SEEN_PARTS.remember(data, "guarded", True)
+
+
+def _guard_sheet_xml(data: bytes, title: str) -> None:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b'encoding="UTF-16' in data[:100].upper():
         head = data[:8192].decode("utf-16", "replace")
         if "<!DOCTYPE" in head or "<!ENTITY" in head:
