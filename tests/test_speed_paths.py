@@ -75,6 +75,67 @@ def test_writer_loads_without_numpy_unless_numpy_is_there():
     assert out.strip() == "True"
 
 
+def test_a_command_line_is_read_without_pydantic(filled):
+    """batn validate FILE --json --period 2024: parsed, run and printed, and pydantic never loaded."""
+    path, _ = filled
+    out = _run("import sys; from batn.cli import app\n"
+               f"try: app(['validate', {str(path)!r}, '--json', '--period', '2024'])\n"
+               "except SystemExit: pass\n"
+               "print('pydantic' in sys.modules)")
+    assert '"files"' in out and out.split()[-1] == "False"
+
+
+def _typer_params():
+    import typer.main
+
+    from batn.cli import app
+
+    todo = [typer.main.get_command(app)]
+    while todo:
+        cmd = todo.pop()
+        todo.extend(getattr(cmd, "commands", {}).values())      # batn catalogue …, batn gsheets …
+        for p in cmd.params:
+            yield cmd, p
+
+
+PLAIN_TEXTS = ["tong_hop.xlsx", "", " a b ", "/tmp/Báo cáo/ü.xlsx", "-", "~/x", "0", "7", "007", "12a", "1_000",
+               "-3", "99999999999999999999"]
+
+
+def test_plain_values_are_what_typers_own_adapter_gives():
+    """Every str, Path, bool and int parameter of every command: batn's coercion (startup.plain_values)
+    gives the same value, or the same error, as typer's pydantic adapter, for the same text."""
+    from typer._click import Context
+    from typer._coercion import build_runtime_param
+
+    from batn.startup import plain_values
+
+    seen = Counter()
+    for cmd, p in _typer_params():
+        ours = type(p).__new__(type(p))
+        ours.__dict__.update(p.__dict__)
+        ours._runtime_param = None
+        plain_values([ours])
+        if ours._runtime_param is None:
+            continue
+        seen[ours._runtime_param.kind] += 1
+        theirs = build_runtime_param(p.type_descriptor)
+        ctx = Context(cmd)
+        values = [[t] for t in PLAIN_TEXTS] if ours._runtime_param.many else PLAIN_TEXTS + [True, False, 3]
+        for v in values:
+            got = want = None
+            try:
+                want = ("ok", theirs.coerce(v, param=p, ctx=ctx))
+            except Exception as e:
+                want = ("error", type(e).__name__, str(e))
+            try:
+                got = ("ok", ours._runtime_param.coerce(v, param=p, ctx=ctx))
+            except Exception as e:
+                got = ("error", type(e).__name__, str(e))
+            assert got == want, (cmd.name, p.name, v)
+    assert set(seen) == {"str", "path", "bool", "int"}, seen
+
+
 def test_addin_runs_buttons_in_a_warm_python():
     pytest.importorskip("xlwings")
     sys.path.insert(0, str(ROOT / "scripts"))

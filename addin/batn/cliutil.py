@@ -164,9 +164,12 @@ class _Vietnamese:
         formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)), prefix=USAGE)
 
     def get_help_option(self, ctx):
+        from .startup import plain_values
+
         opt = super().get_help_option(ctx)
         if opt is not None:
             opt.help = HELP_LINE
+            plain_values([opt])
         return opt
 
     def get_params(self, ctx):
@@ -177,6 +180,9 @@ class _Vietnamese:
         return params
 
     def make_context(self, *args, **kwargs):
+        from .startup import plain_values
+
+        plain_values(self.params)
         with _vietnamese_errors():
             return super().make_context(*args, **kwargs)
 

@@ -39,6 +39,96 @@ def load_writer() -> None:
     from .xlsx import consolidated  # noqa: F401
 
 
+def plain_values(params) -> None:
+    """Let typer take a command's text and path values without pydantic (cliutil calls this before
+    typer parses a command line).
+
+    typer 0.29 turns each value into its type through a pydantic TypeAdapter it builds for the
+    parameter on first use (_TyperParameter.get_runtime_param): importing pydantic and building the
+    adapters is about 0.07 s of every command (typer builds one even for a flag or an option left
+    out), for values that stay text, become a Path, or are a flag or a plain number. Such a parameter
+    (str, Path or a list of Paths, bool, int without bounds; no parser, path_type or file) gets
+    _PlainValue instead, which gives what typer's own adapter gives (tests/test_speed_paths.py
+    compares the two) and hands any other value to typer's adapter. Every other parameter, and a
+    typer whose inner names have changed, keeps typer's way."""
+    plain = _plain_value_class()
+    if plain is None:
+        return
+    for p in params:
+        kind = _plain_kind(p)
+        if kind is not None:
+            desc = p.type_descriptor
+            p._runtime_param = plain(parameter_info=desc.parameter_info, annotation=desc.annotation,
+                                     kind=kind[0], many=kind[1])
+
+
+def _plain_kind(param):
+    """("str" or "path", a list or not) when typer would make only a str or a Path of this parameter's
+    text; None otherwise."""
+    from pathlib import Path
+    from typing import get_args, get_origin
+
+    if getattr(param, "_runtime_param", False) is not None:     # typer's already, or another typer
+        return None
+    desc = getattr(param, "type_descriptor", None)
+    info = getattr(desc, "parameter_info", None)
+    if info is None or desc.file_annotation is not None or getattr(info, "parser", None) is not None \
+            or getattr(info, "click_type", None) is not None:
+        return None
+    ann, many = desc.annotation, get_origin(desc.annotation) is list
+    if many:
+        ann = (get_args(ann) or (None,))[0]
+    if ann in (str, bool) and not many:
+        return ann.__name__, False
+    if ann is int and not many and info.min is None and info.max is None and not info.clamp:
+        return "int", False
+    if ann is Path and getattr(info, "path_type", None) is None:
+        return "path", many
+    return None
+
+
+_PLAIN_VALUE: list = []
+
+
+def _plain_value_class():
+    """typer's RuntimeParam with plain coercion (made once; None when typer no longer has it)."""
+    if not _PLAIN_VALUE:
+        try:
+            import re
+            from dataclasses import dataclass
+            from pathlib import Path
+
+            from typer._coercion import RuntimeParam, build_runtime_param
+            from typer._param_types import coerce_cli_path
+        except ImportError:
+            _PLAIN_VALUE.append(None)
+            return None
+
+        _DIGITS = re.compile(r"0|[1-9][0-9]{0,17}")
+
+        @dataclass(frozen=True)
+        class PlainValue(RuntimeParam):
+            kind: str = "str"
+            many: bool = False
+
+            def _coerce_value(self, value, param, ctx):
+                if self.kind == "bool" and type(value) is bool:
+                    return value
+                if self.kind == "int" and type(value) is str and _DIGITS.fullmatch(value):
+                    return int(value)
+                items = value if self.many else (value,)
+                if self.kind in ("str", "path") and isinstance(items, (list, tuple)) \
+                        and all(type(v) is str for v in items):      # text from the command line
+                    if self.kind == "path":     # typer's adapter: Path(text), then coerce_cli_path's checks
+                        items = [coerce_cli_path(Path(v), self.parameter_info, path_type=Path, param=param, ctx=ctx)
+                                 for v in items]
+                    return list(items) if self.many else items[0]
+                return build_runtime_param(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
+
+        _PLAIN_VALUE.append(PlainValue)
+    return _PLAIN_VALUE[0]
+
+
 def run_command(app) -> None:
     """The `batn` program: run the command, then leave without tearing the interpreter down.
 
