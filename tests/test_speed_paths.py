@@ -136,6 +136,21 @@ def test_plain_values_are_what_typers_own_adapter_gives():
     assert set(seen) == {"str", "path", "bool", "int"}, seen
 
 
+def test_reader_processes_load_no_openpyxl(filled):
+    """The readers fork with what startup.load_reader loads and read a received file (its carried
+    catalogue included) without openpyxl, which loads meanwhile in the main process only."""
+    path, _ = filled
+    out = _run("import sys; from batn.startup import load_reader; load_reader()\n"
+               "from batn.pipeline import read_checked\n"
+               "from batn.xlsx.reader import read_submission\n"
+               "from batn.catalogue import load_catalogue\n"
+               "from batn.checks import Expectation\n"
+               f"s = read_checked({str(path)!r}, load_catalogue('3tn-2024'), Expectation())\n"
+               f"t = read_submission({str(path)!r})\n"
+               "print(s.unit, len(t.values) > 0, 'openpyxl' in sys.modules)")
+    assert out.split() == ["DCS_01", "True", "False"]
+
+
 def test_addin_runs_buttons_in_a_warm_python():
     pytest.importorskip("xlwings")
     sys.path.insert(0, str(ROOT / "scripts"))

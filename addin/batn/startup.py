@@ -26,11 +26,10 @@ def load_openpyxl() -> None:
 
 def load_reader() -> None:
     """What every reader process imports on its first file, imported once here before they fork
-    (engines): the reader reaches the catalogue a workbook carries through xlsx.catalogue_book, which
-    loads openpyxl (0.2 s in each reader otherwise)."""
-    load_openpyxl()
+    (engines). No openpyxl: the reader reaches the catalogue a workbook carries through xlsx.carried;
+    openpyxl loads in this process while the readers read (load_writer)."""
     from .pipeline import read_checked  # noqa: F401
-    from .xlsx import catalogue_book  # noqa: F401
+    from .xlsx import carried  # noqa: F401
 
 
 def load_writer() -> None:

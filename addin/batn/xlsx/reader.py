@@ -334,7 +334,7 @@ def read_grid(sub: Submission, grid: "Grid", names: dict[str, str], catalogue: C
         return sub
     if catalogue is not None and sub.catalogue and sub.catalogue != catalogue.id:
         return sub        # made for another catalogue: the check reports it, its cells mean other things
-    from .catalogue_book import file_catalogue, flag_version
+    from .carried import file_catalogue, flag_version
 
     if catalogue is None:     # the file's own catalogue: the copy it carries, else the shipped one of its id
         catalogue = file_catalogue(sub, grid, names)
@@ -414,7 +414,7 @@ def _note_package(sub: Submission, pkg: Package) -> None:
     if pkg.external_links:
         sub.findings.append(finding("external-links", file=sub.source, unit=sub.unit, count=pkg.external_links))
     for sheet in pkg.hidden:
-        if sheet == "batn-bo-chi-tieu":      # the catalogue the workbook carries (xlsx.catalogue_book)
+        if sheet == "batn-bo-chi-tieu":      # the catalogue the workbook carries (xlsx.carried)
             continue
         sub.findings.append(finding("sheet-hidden", file=sub.source, unit=sub.unit, sheet=sheet))
 
