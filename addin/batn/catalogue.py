@@ -22,7 +22,7 @@ from typing import Any, Callable
 import yaml
 
 from .model import KINDS, MAX_FIGURE, Catalogue, Indicator, NarrativeList, Rule, Section, Severity
-from .resources import templates_dir
+from .resources import load_yaml, templates_dir
 from .rulelang import (Problem, RuleError, code_problem, compile_phrase, parse_rule, parse_severity,
                        parse_target, phrase_codes, phrase_problems, rule_codes, rule_spec, split_rules,
                        target_spec)
@@ -144,7 +144,7 @@ def load_catalogue(ref: str | Path | Catalogue) -> Catalogue:
         cat = catalogue_from_workbook(path)
     else:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
             raise CatalogueError(f"Không đọc được tệp bộ chỉ tiêu {path.name}: {e}") from None
         if not isinstance(data, dict):

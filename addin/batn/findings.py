@@ -7,15 +7,13 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
-import yaml
-
 from .model import Finding, Severity
-from .resources import templates_dir
+from .resources import load_yaml, templates_dir
 
 
 @lru_cache(maxsize=1)
 def _kinds() -> dict[str, dict]:
-    return yaml.safe_load((templates_dir() / "messages.yaml").read_text(encoding="utf-8"))
+    return load_yaml((templates_dir() / "messages.yaml").read_text(encoding="utf-8"))
 
 
 def finding(kind: str, *, severity: Severity | None = None, file: str = "", unit: str = "",

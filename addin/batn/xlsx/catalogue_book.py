@@ -435,8 +435,10 @@ def check_authoring(path: str | Path) -> list[Problem]:
     if path.suffix.lower() in (".yaml", ".yml"):
         import yaml
 
+        from ..resources import load_yaml
+
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
             raise CatalogueError(f"Không đọc được {path.name}: {e}") from None
         return catalogue_problems(data)
