@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.table import Table
 
 from . import cliutil, pipeline
 from .catalogue import load_catalogue
@@ -195,6 +194,8 @@ def report(
 @app.command()
 def demo(out_dir: Path = typer.Option(Path("batn-demo"), "--out", help="Thư mục ghi kết quả demo")) -> None:
     """Chạy thử trọn quy trình trên một tỉnh mẫu (31 đơn vị, 3 cấp, bộ chỉ tiêu 2024)."""
+    from rich.table import Table
+
     from .demo import run_demo
 
     with clear_errors():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import layout as L
 from .actions import annotation_actions
@@ -17,12 +17,14 @@ from .catalogue import catalogue_of, load_catalogue
 from .checks import Expectation, check_submission
 from .model import Catalogue, Figures, Finding, Narratives, Period, Submission, Unit, UnitTree
 from .periods import load_period_config, parse_period
-from .report.context import ReportInput, build_report, load_settings
-from .report.document import ReportDocument
 from .resources import templates_dir
 from .rollup import Consolidation, consolidate, expectation_for
 from .units import load_units
 from .xlsx.reader import list_inbox, read_named_values, read_submission
+
+if TYPE_CHECKING:
+    from .report.context import ReportInput
+    from .report.document import ReportDocument
 
 Progress = Callable[[int, int], None]
 
@@ -195,6 +197,7 @@ def consolidation_paper(catalogue: Catalogue, period: Period, *, config: str | P
     period's totals for its chart (batn.previous; PreviousError when that file cannot be used);
     `parent`: the consolidated unit's parent in the units file (its header and level come from it)."""
     from .previous import load_previous
+    from .report.context import load_settings
     from .xlsx.consolidated import Paper
 
     prev = load_previous(previous, catalogue, current=period, period_config=period_config) if previous else None
@@ -225,6 +228,7 @@ def report_input_from_workbook(path: str | Path, tree: UnitTree | None = None,
         raise ValueError(f"{path}: tệp dùng bộ chỉ tiêu {sub.catalogue}, không phải {given.id} (--catalog)")
     cat = given or catalogue_of(sub)
     extra = read_named_values(path, [L.NAME_UNIT_NAME, L.NAME_SENT, L.NAME_EXPECTED, L.NAME_AS_OF])
+    from .report.context import ReportInput
     from .report.workbook import read_facts
 
     facts = read_facts(path, tree)
@@ -285,6 +289,7 @@ def report_from_workbook(path: str | Path, out: str | Path, *, number: str | Non
     `ledger`: the latest earlier period of the same kind the ledger holds for the unit (with the
     units merged into it, when `units` names them), as `batn run` does."""
     from .previous import load_previous
+    from .report.context import build_report, load_settings
 
     settings = load_settings(config)
     tree = load_units(units) if units else None
