@@ -57,8 +57,11 @@ def plain_values(params) -> None:
         kind = _plain_kind(p)
         if kind is not None:
             desc = p.type_descriptor
-            p._runtime_param = plain(parameter_info=desc.parameter_info, annotation=desc.annotation,
-                                     kind=kind[0], many=kind[1])
+            try:
+                p._runtime_param = plain(parameter_info=desc.parameter_info, annotation=desc.annotation,
+                                         kind=kind[0], many=kind[1])
+            except TypeError:       # typer's RuntimeParam changed shape: typer's way, for every parameter
+                return
 
 
 def _plain_kind(param):
