@@ -19,6 +19,7 @@ def test_reads_back_what_was_packed():
     assert f == {"A": 8964, "B": None, "C": 2.5} and dict(f) == {"A": 8964, "B": None, "C": 2.5}
     assert type(f["A"]) is int and type(f["C"]) is float and f["B"] is None
     assert f.get("X") is None and "A" in f and "X" not in f and list(f) == ["A", "B", "C"]
+    assert f.get("X", 0) == 0 and f.get("B", 0) is None and f.get("A", 0) == 8964     # as Mapping.get
     assert json.dumps(dict(f)) == '{"A": 8964, "B": null, "C": 2.5}'
 
 

@@ -436,7 +436,16 @@ class Figures(MappingABC):
         return cls(index, data)
 
     def __getitem__(self, code: str) -> float | int | None:
-        v = self._data[self._index[code]]
+        return self._at(self._index[code])
+
+    def get(self, code: str, default=None):
+        # Mapping.get's answer (a blank is None, an unknown code `default`) without its try/except
+        # around __getitem__: the workbook's tables ask for every figure of every unit.
+        i = self._index.get(code)
+        return default if i is None else self._at(i)
+
+    def _at(self, i: int) -> float | int | None:
+        v = self._data[i]
         if self._data.typecode == "i":
             return None if v == _INT_MIN else v
         if v != v:
