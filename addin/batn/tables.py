@@ -39,6 +39,8 @@ def plain(v: object) -> object:
     (`numbers.finite`) as empty; whole floats as int."""
     if v is None:
         return None
+    if type(v) is int:          # most figures: a count, nothing to convert
+        return finite(v)
     if hasattr(v, "item") and not isinstance(v, (datetime, date)):
         v = v.item()
     v = finite(v)

@@ -88,6 +88,8 @@ class SheetBody:
 
 
 def _cell(ref: str, value: object, style: int, epoch) -> str:
+    if type(value) is int and finite(value) is not None:    # most cells: a figure, counted
+        return f'<c r="{ref}" s="{style}" t="n"><v>{value}</v></c>' if style else f'<c r="{ref}" t="n"><v>{value}</v></c>'
     s = f' s="{style}"' if style else ""
     if value is None or value == "":
         return f'<c r="{ref}"{s}/>' if style else ""        # an empty cell keeps its fill, border, lock
