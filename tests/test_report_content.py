@@ -231,7 +231,7 @@ def test_pdf_error_in_vietnamese_without_libreoffice(tmp_path, monkeypatch):
 
     monkeypatch.setenv("BATN_SOFFICE", str(tmp_path / "khong_co_soffice"))     # as on a machine without LibreOffice
     doc = build_report(report_input(), settings(), on=date(2026, 6, 25))
-    with pytest.raises(pdf.PdfError, match="chưa cài LibreOffice.*\.docx rồi mở bằng Word"):
+    with pytest.raises(pdf.PdfError, match=r"chưa cài LibreOffice.*\.docx rồi mở bằng Word"):
         pdf.write_pdf(doc, tmp_path / "bc.pdf")
 
 
