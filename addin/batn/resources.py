@@ -27,8 +27,8 @@ def templates_dir() -> Path:
 
 def load_yaml(text: str):
     """A YAML file's data, as yaml.safe_load gives it: the one place batn parses its YAML content
-    (catalogues, messages). libyaml's parser (CSafeLoader) when PyYAML was built with it: a tenth of
-    the pure-Python parser's time, which every command paid before reading its first file (the
+    (catalogues, messages). libyaml's parser (CSafeLoader) when PyYAML was built with it: about an
+    eighth of the pure-Python parser's time, which every command paid before reading its first file (the
     catalogue, 20 ms), and every reader process again on its first finding (the messages, 13 ms)."""
     import yaml
 

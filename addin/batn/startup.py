@@ -47,8 +47,8 @@ def plain_values(params) -> None:
     adapters is about 0.07 s of every command (typer builds one even for a flag or an option left
     out), for values that stay text, become a Path, or are a flag or a plain number. Such a parameter
     (str, Path or a list of Paths, bool, int without bounds; no parser, path_type or file) gets
-    _PlainValue instead, which gives what typer's own adapter gives (tests/test_speed_paths.py
-    compares the two) and hands any other value to typer's adapter. Every other parameter, and a
+    a PlainValue instead (_plain_value_class), which gives what typer's own adapter gives
+    (tests/test_speed_paths.py compares the two) and hands any other value to typer's adapter. Every other parameter, and a
     typer whose inner names have changed, keeps typer's way."""
     plain = _plain_value_class()
     if plain is None:
@@ -65,8 +65,8 @@ def plain_values(params) -> None:
 
 
 def _plain_kind(param):
-    """("str" or "path", a list or not) when typer would make only a str or a Path of this parameter's
-    text; None otherwise."""
+    """(kind, a list or not) when typer would make only a str, a Path, a bool or a plain int of this
+    parameter's value (kind: "str", "path", "bool", "int"); None otherwise."""
     from pathlib import Path
     from typing import get_args, get_origin
 
