@@ -231,8 +231,9 @@ def _reach(names: tuple[tuple[str, str], ...]) -> tuple[dict[str, int], dict[str
         rows[t.sheet] = max(rows.get(t.sheet, 0), t.row2 + (BELOW_BLOCK if block else 0))
         if key.startswith("BATN_"):
             cols.setdefault(t.sheet, set()).update(range(t.col, t.col2 + 1))
-        else:            # an indicator: its label two columns left, its "Ghi chú" one column right
-            cols.setdefault(t.sheet, set()).update(range(max(0, t.col - 2), t.col2 + 2))
+        else:            # an indicator: its label two columns left, its "Ghi chú" one column right; the
+            # column between label and figure (đơn vị tính) is never read, so it is not parsed either
+            cols.setdefault(t.sheet, set()).update({max(0, t.col - 2), *range(t.col, t.col2 + 2)})
     return rows, cols
 
 
