@@ -7,6 +7,7 @@ imports and teardown out of that wait (used by cli and engines). Measure with
 from __future__ import annotations
 
 import sys
+from functools import lru_cache
 
 
 def load_openpyxl() -> None:
@@ -89,46 +90,41 @@ def _plain_kind(param):
     return None
 
 
-_PLAIN_VALUE: list = []
-
-
+@lru_cache(maxsize=1)
 def _plain_value_class():
     """typer's RuntimeParam with plain coercion (made once; None when typer no longer has it)."""
-    if not _PLAIN_VALUE:
-        try:
-            import re
-            from dataclasses import dataclass
-            from pathlib import Path
+    try:
+        import re
+        from dataclasses import dataclass
+        from pathlib import Path
 
-            from typer._coercion import RuntimeParam, build_runtime_param
-            from typer._param_types import coerce_cli_path
-        except ImportError:
-            _PLAIN_VALUE.append(None)
-            return None
+        from typer._coercion import RuntimeParam, build_runtime_param
+        from typer._param_types import coerce_cli_path
+    except ImportError:
+        return None
 
-        _DIGITS = re.compile(r"0|[1-9][0-9]{0,17}")
+    digits = re.compile(r"0|[1-9][0-9]{0,17}")
 
-        @dataclass(frozen=True)
-        class PlainValue(RuntimeParam):
-            kind: str = "str"
-            many: bool = False
+    @dataclass(frozen=True)
+    class PlainValue(RuntimeParam):
+        kind: str = "str"
+        many: bool = False
 
-            def _coerce_value(self, value, param, ctx):
-                if self.kind == "bool" and type(value) is bool:
-                    return value
-                if self.kind == "int" and type(value) is str and _DIGITS.fullmatch(value):
-                    return int(value)
-                items = value if self.many else (value,)
-                if self.kind in ("str", "path") and isinstance(items, (list, tuple)) \
-                        and all(type(v) is str for v in items):      # text from the command line
-                    if self.kind == "path":     # typer's adapter: Path(text), then coerce_cli_path's checks
-                        items = [coerce_cli_path(Path(v), self.parameter_info, path_type=Path, param=param, ctx=ctx)
-                                 for v in items]
-                    return list(items) if self.many else items[0]
-                return build_runtime_param(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
+        def _coerce_value(self, value, param, ctx):
+            if self.kind == "bool" and type(value) is bool:
+                return value
+            if self.kind == "int" and type(value) is str and digits.fullmatch(value):
+                return int(value)
+            items = value if self.many else (value,)
+            if self.kind in ("str", "path") and isinstance(items, (list, tuple)) \
+                    and all(type(v) is str for v in items):      # text from the command line
+                if self.kind == "path":     # typer's adapter: Path(text), then coerce_cli_path's checks
+                    items = [coerce_cli_path(Path(v), self.parameter_info, path_type=Path, param=param, ctx=ctx)
+                             for v in items]
+                return list(items) if self.many else items[0]
+            return build_runtime_param(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
 
-        _PLAIN_VALUE.append(PlainValue)
-    return _PLAIN_VALUE[0]
+    return PlainValue
 
 
 def run_command(app) -> None:

@@ -17,8 +17,8 @@ CATALOG_SHEET = "batn-bo-chi-tieu"
 NAME_VERSION = "BATN_CATALOG_VERSION"
 NAME_HASH = "BATN_CATALOG_HASH"
 NAME_DATA = "BATN_CATALOG_DATA"
-_CHUNK = 30000              # characters a cell holds (Excel: 32,767)
-_MARK = "batn:"             # so no chunk can read as a formula
+CHUNK = 30000               # characters a cell holds (Excel: 32,767)
+MARK = "batn:"              # so no chunk can read as a formula
 MAX_EMBEDDED = 2_000_000    # characters of a carried catalogue we ever parse
 
 
@@ -34,7 +34,7 @@ def name_constant(names: dict[str, str], key: str) -> str:
 
 def catalogue_from_text(chunks: list[object], where: str) -> Catalogue | None:
     """The carried catalogue from its cells' text; None when there is none or it cannot be used."""
-    parts = [str(c)[len(_MARK):] for c in chunks if isinstance(c, str) and c.startswith(_MARK)]
+    parts = [str(c)[len(MARK):] for c in chunks if isinstance(c, str) and c.startswith(MARK)]
     text = "".join(parts)
     if not text or len(text) > MAX_EMBEDDED:
         return None
@@ -50,7 +50,7 @@ def embedded_from_grid(grid, names: dict[str, str], where: str) -> Catalogue | N
     from .reader import Target, parse_ref
 
     t = parse_ref(names.get(NAME_DATA, ""))
-    if t is None or t.row2 - t.row > MAX_EMBEDDED // _CHUNK:
+    if t is None or t.row2 - t.row > MAX_EMBEDDED // CHUNK:
         return None
     cells = [grid.value(Target(t.sheet, t.col, r, t.col, r)) for r in range(t.row, t.row2 + 1)]
     return catalogue_from_text(cells, where)

@@ -29,19 +29,17 @@ from ..catalogue import (DEFAULT_CEILINGS, DEFAULT_NARRATIVES, CatalogueError, c
                          catalogue_problems, catalogue_to_dict)
 from ..model import KINDS, Catalogue, Severity
 from ..rulelang import Problem
+from .carried import CATALOG_SHEET, CHUNK, MARK, NAME_DATA, NAME_HASH, NAME_VERSION, embedded_catalogue
 
-# ------------------------------------------------------------------ the carried copy
-# (read back by xlsx.carried, which the reader uses without loading openpyxl)
-from .carried import _CHUNK, _MARK, CATALOG_SHEET, NAME_DATA, NAME_HASH, NAME_VERSION, embedded_catalogue  # noqa: E402
-
+# ------------------------------------------------------------------ the carried copy (written here; read by xlsx.carried)
 
 def embed_catalogue(wb: Workbook, cat: Catalogue) -> None:
     """Give a batn workbook its catalogue: the very hidden sheet and the constant names."""
     text = json.dumps(catalogue_to_dict(cat), ensure_ascii=False, separators=(",", ":"))
     ws = wb.create_sheet(CATALOG_SHEET)
-    chunks = [text[i:i + _CHUNK] for i in range(0, len(text), _CHUNK)] or [""]
+    chunks = [text[i:i + CHUNK] for i in range(0, len(text), CHUNK)] or [""]
     for r, chunk in enumerate(chunks, start=1):
-        ws.cell(r, 1).value = _MARK + chunk
+        ws.cell(r, 1).value = MARK + chunk
     ws.sheet_state = "veryHidden"
     ws.protection.sheet = True
     wb.defined_names[NAME_DATA] = DefinedName(NAME_DATA, attr_text=f"{quote_sheetname(CATALOG_SHEET)}!$A$1:$A${len(chunks)}")
