@@ -75,6 +75,13 @@ def test_writer_loads_without_numpy_unless_numpy_is_there():
     assert out.strip() == "True"
 
 
+def test_writer_loads_without_the_web_client_modules():
+    # xml.sax.saxutils (for its escape) would load urllib.request, http.client and ssl
+    out = _run("import sys; from batn.startup import load_writer; load_writer(); "
+               "print(sorted(m for m in ('xml.sax.saxutils', 'urllib.request', 'http.client', 'ssl') if m in sys.modules))")
+    assert out.strip() == "[]"
+
+
 def test_a_command_line_is_read_without_pydantic(filled):
     """batn validate FILE --json --period 2024: parsed, run and printed, and pydantic never loaded."""
     path, _ = filled

@@ -30,7 +30,7 @@ from batn.catalogue import load_catalogue
 from batn.demo import sample_values
 from batn.pipeline import load_period
 from batn.reminders import Reminder, reminders_csv
-from batn.textsafe import FORMULA_STARTS, clean, inert, shown, stored, unstored
+from batn.textsafe import FORMULA_STARTS, clean, inert, shown, stored, unstored, xml_text
 from batn.units import load_units
 from batn.xlsx.template import write_template
 
@@ -76,6 +76,14 @@ def test_clean_keeps_line_breaks_and_escapes_what_no_writer_carries():
     assert clean("a\x00b\x0bc\ud800" + os.fsdecode(b"\xff")) == r"a\x00b\x0bc\ud800\xff"
     assert clean(None) == "" and clean(12) == "12"
     clean(os.fsdecode(b"\xff\xfe")).encode("utf-8")           # no UnicodeEncodeError
+
+
+def test_xml_text_is_clean_text_escaped_as_xml():
+    from xml.sax.saxutils import escape
+
+    for text in ["Đoàn <TN> & \"Hội\" 'SV'", "&amp; đã có", "a\x00b\x0b<\ud800>", "  khoảng trắng  ", None, 12]:
+        assert xml_text(text) == escape(clean(text))
+    assert xml_text("<f>=1</f> & 2") == "&lt;f&gt;=1&lt;/f&gt; &amp; 2"
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+84 912", "-5", "@SUM(A1)", "\t=1", "\r=1", "\uff1d1+1", HYPERLINK])

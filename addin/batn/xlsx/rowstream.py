@@ -23,13 +23,12 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from typing import BinaryIO, Callable, Iterable, Mapping, Sequence
-from xml.sax.saxutils import escape
 
 from openpyxl.cell import Cell
 from openpyxl.utils.datetime import to_excel
 
 from ..numbers import finite
-from ..textsafe import clean
+from ..textsafe import xml_text
 from .package import _workbook_parts
 from .sheetxml import col_letter
 
@@ -101,9 +100,9 @@ def _cell(ref: str, value: object, style: int, epoch) -> str:
         return f'<c r="{ref}"{s} t="n"><v>{value!r}</v></c>'
     if isinstance(value, (datetime, date, time)):
         return f'<c r="{ref}"{s} t="n"><v>{to_excel(value, epoch)!r}</v></c>'
-    text = clean(value)        # batn.textsafe: what XML cannot carry is shown as \xff, \x01
+    text = xml_text(value)     # batn.textsafe: escaped; what XML cannot carry is shown as \xff, \x01
     space = ' xml:space="preserve"' if text != text.strip() else ""
-    return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
+    return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
 def _row_xml(r: int, row: Sequence[tuple[object, int]], letters: Sequence[str], epoch, height=None) -> str:

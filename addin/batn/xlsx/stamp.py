@@ -9,11 +9,10 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from ..model import Catalogue, Period, Unit
 from ..safeio import atomic_path
-from ..textsafe import clean
+from ..textsafe import xml_text
 from .template import build_template, guide_heading
 
 _CODE = "\u27e6MÃ\u27e7"    # ⟦MÃ⟧: cannot occur in a real unit code (the units file refuses it)
@@ -27,7 +26,7 @@ def _strings(unit: Unit, period: Period) -> list[str]:
 def _xml_text(text: str) -> bytes:
     # As openpyxl writes an inline string (after batn.xlsx.cells.put cleaned it): escaped, non-ASCII
     # as character references.
-    return f">{escape(clean(text))}</t>".encode("ascii", "xmlcharrefreplace")
+    return f">{xml_text(text)}</t>".encode("ascii", "xmlcharrefreplace")
 
 
 class TemplateStamper:
