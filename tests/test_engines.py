@@ -42,6 +42,18 @@ def test_process_pool_equals_one_process(inbox):
     assert one.totals["CD_HIENMAU"] > 0
 
 
+def test_what_was_frozen_for_the_readers_is_given_back(inbox):
+    """engines._pool freezes the collector's objects before the readers fork; once the files are
+    read, the collector has them back (a long-running process must not keep them out of reach)."""
+    import gc
+
+    tree, cat, period, d = inbox
+    seen = []
+    consolidate_inbox(d, tree, cat, period, workers=2, progress=lambda done, total: seen.append(gc.get_freeze_count()))
+    assert seen and min(seen) > 0               # frozen while the results came in
+    assert gc.get_freeze_count() == 0
+
+
 @pytest.mark.slow
 def test_dask_local_cluster_equals_local(inbox):
     pytest.importorskip("dask.distributed", reason="dask[distributed] not installed")

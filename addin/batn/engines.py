@@ -5,8 +5,10 @@ every engine gives the same totals. Results come back in file order.
 """
 from __future__ import annotations
 
+import gc
 import os
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -77,11 +79,21 @@ def read_many(files: Sequence[Path], catalogue: Catalogue, expect: Expectation, 
     return out
 
 
-def _pool(catalogue: Catalogue, expect: Expectation, workers: int) -> ProcessPoolExecutor:
+@contextmanager
+def _pool(catalogue: Catalogue, expect: Expectation, workers: int):
     from .startup import load_reader
 
     load_reader()             # once here, not once in every reader process
-    return ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(catalogue, expect))
+    # What this process holds when the readers fork (modules, catalogue, units) is moved out of the
+    # cyclic collector's reach (gc.freeze, as Python's gc documentation advises before a fork): no
+    # reader's collection walks it again, nor writes to its pages (they stay shared), and neither do
+    # ours while the results come in. Given back once the files are read.
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(catalogue, expect)) as ex:
+            yield ex
+    finally:
+        gc.unfreeze()
 
 
 def _read_on(ex: ProcessPoolExecutor, files: Sequence, catalogue: Catalogue, progress,
