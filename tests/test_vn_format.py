@@ -182,6 +182,8 @@ def test_dia_diem_ngay(place, d, expected):
         ("14", "KL", "TWĐTN", "CNĐT", "Số: 14-KL/TWĐTN-CNĐT"),
         (" 44 A ", "BC", "TĐTN", "", "Số: 44A-BC/TĐTN"),
         ("07", "CTr", "ĐTN", "  ", "Số: 07-CTr/ĐTN"),
+        ("", "BC", "TĐTN", "", "Số:         -BC/TĐTN"),        # room for the văn thư to write the number in
+        ("   ", "BC", "ĐTN", "", "Số:         -BC/ĐTN"),
     ],
 )
 def test_so_van_ban(number, doc_type, issuer, ban, expected):

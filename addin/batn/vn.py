@@ -133,8 +133,9 @@ def so_van_ban(number: str, doc_type: str, issuer: str, ban: str = "") -> str:
     """Đoàn document number (§3): "Số: 44A-BC/TĐTN", "Số: 144-KH/TĐTN-TNCNĐT".
 
     Hyphen before the type, slash before the issuer, optional "-<ban>".
-    Spaces inside ``number`` are removed ("44 A" -> "44A").
+    Spaces inside ``number`` are removed ("44 A" -> "44A"). Without a number, room is left for
+    the văn thư to write it in by hand once the document is signed: "Số:        -BC/TĐTN".
     """
-    num = "".join(number.split())
+    num = "".join(number.split()) or " " * 8
     tail = f"-{ban.strip()}" if ban.strip() else ""
     return f"Số: {num}-{doc_type.strip()}/{issuer.strip()}{tail}"
