@@ -160,6 +160,20 @@ def test_approving_a_report_with_errors_is_refused(office):
     assert code == 2                                           # nothing named, no --tat-ca-dat
 
 
+def test_a_file_that_is_not_a_ledger_is_one_clear_line(office, tmp_path):
+    """--ledger naming another file (the run's .toml, a text): one Vietnamese line, exit 2, no traceback."""
+    ws, cfg, _values = office
+    wrong = tmp_path / "batn-run.toml"
+    wrong.write_text('period = "2026-H1"\n' * 200, encoding="utf-8")
+    for args in (["duyet", "A", "--ledger", wrong, "--period", PERIOD],
+                 ["tra-lai", "A", "--ly-do", "Sai", "--ledger", wrong, "--period", PERIOD],
+                 ["consolidate", ws / "hop_thu", "--units", ws / "don_vi.csv", "--catalog", "3tn-2024",
+                  "--period", PERIOD, "--out", tmp_path / "t.xlsx", "--ledger", wrong]):
+        code, out = cli(*args)
+        assert code == 2, (args[0], out)
+        assert "không phải sổ theo dõi của batn" in out and "not a database" not in out, out
+
+
 def test_consolidate_with_a_ledger_knows_the_states(office):
     ws, cfg, values = office
     run_json(cfg)

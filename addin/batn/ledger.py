@@ -172,8 +172,23 @@ CREATE TABLE IF NOT EXISTS mail_files (
 """
 
 
-class LedgerError(Exception):
-    """The ledger cannot be used (message in Vietnamese)."""
+class LedgerError(ValueError):
+    """The ledger cannot be used (message in Vietnamese). A ValueError, like every error a user can
+    fix: the command line says it in one line (cliutil.clear_errors), never as a traceback."""
+
+
+def _database_trouble(e: sqlite3.DatabaseError) -> str:
+    """SQLite's English reason, said for the person running batn."""
+    text = str(e).lower()
+    if "not a database" in text or "file is encrypted" in text:
+        return "tệp này không phải sổ theo dõi của batn (tệp .sqlite3 do batn run ghi); hãy kiểm tra lại đường dẫn --ledger"
+    if "locked" in text or "busy" in text:
+        return "sổ đang được một lệnh batn khác ghi; hãy chờ lệnh đó xong rồi chạy lại"
+    if "malformed" in text or "corrupt" in text:
+        return "sổ bị hỏng; hãy dùng bản sao lưu gần nhất của sổ"
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return "không mở hoặc không ghi được tệp sổ (quyền truy cập, ổ đĩa hoặc thư mục không ghi được)"
+    return "tệp sổ không dùng được (lỗi của SQLite)"
 
 
 @dataclass(frozen=True)
@@ -327,7 +342,7 @@ class Ledger:
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as e:
-            raise LedgerError(f"Không mở được sổ theo dõi {self.path}: {e}") from e
+            raise LedgerError(f"Không mở được sổ theo dõi {self.path}: {_database_trouble(e)}") from e
 
     # ------------------------------------------------------------ lifecycle
     def __enter__(self) -> "Ledger":

@@ -74,6 +74,17 @@ def decide(ctx: _Context, units: list[str], action: str, reason: str = "", who: 
         return led.decide(ctx.period, units, action, reason, who, all_clean=all_clean)
 
 
+def _decided(ctx: _Context, *args, **kw) -> tuple[list[tuple[str, str]], list[str]]:
+    """`decide` for the command line: a ledger that cannot be used is one line and exit 2."""
+    from .ledger import LedgerError
+
+    try:
+        return decide(ctx, *args, **kw)
+    except (LedgerError, OSError) as e:
+        err.print(f"[bold red]Lỗi:[/] {_t(e)}")
+        raise typer.Exit(CANNOT_RUN) from None
+
+
 def tra_lai(units: list[str] = typer.Argument(..., metavar="MÃ_ĐƠN_VỊ", help="Mã các đơn vị trả lại báo cáo"),
             ly_do: str = typer.Option(..., "--ly-do", help="Lý do trả lại, đề nghị bổ sung gì (gửi cho đơn vị)"),
             config: Optional[Path] = typer.Option(None, "--config", help="Tệp cấu hình lịch chạy (lấy sổ theo dõi, kỳ)"),
@@ -86,7 +97,7 @@ def tra_lai(units: list[str] = typer.Argument(..., metavar="MÃ_ĐƠN_VỊ", hel
         err.print("[bold red]Lỗi:[/] cần ghi lý do trả lại (--ly-do)")
         raise typer.Exit(CANNOT_RUN)
     ctx = _context(config, ledger, period)
-    done, problems = decide(ctx, units, R.SEND_BACK, ly_do.strip(), _who(nguoi))
+    done, problems = _decided(ctx, units, R.SEND_BACK, ly_do.strip(), _who(nguoi))
     raise typer.Exit(_report("Đã trả lại", ctx, done, problems, as_json))
 
 
@@ -104,7 +115,7 @@ def duyet(units: Optional[list[str]] = typer.Argument(None, metavar="MÃ_ĐƠN_V
         err.print("[bold red]Lỗi:[/] cần mã đơn vị, hoặc --tat-ca-dat")
         raise typer.Exit(CANNOT_RUN)
     ctx = _context(config, ledger, period)
-    done, problems = decide(ctx, list(units or []), R.APPROVE, "", _who(nguoi), all_clean=tat_ca_dat)
+    done, problems = _decided(ctx, list(units or []), R.APPROVE, "", _who(nguoi), all_clean=tat_ca_dat)
     raise typer.Exit(_report("Đã duyệt", ctx, done, problems, as_json))
 
 
