@@ -18,7 +18,8 @@ ENGLISH = ["Usage:", "Show this message", "Missing argument", "Missing option", 
            "Commands", "[OPTIONS]", "COMMAND", "[ARGS]", "[required]", "[default", "<bool>", "<list[", "<str>",
            "<path>", "<int>", "Traceback", "Aborted"]
 TOP = typer.main.get_command(app)
-UNITS = str(Path(__file__).resolve().parents[1] / "templates" / "demo" / "don_vi.csv")
+ROOT = Path(__file__).resolve().parents[1]
+UNITS = str(ROOT / "templates" / "demo" / "don_vi.csv")
 
 
 def _paths(group=TOP, prefix=()):
@@ -106,6 +107,27 @@ def test_missing_files_are_vietnamese(tmp_path):
                  ["lich-su", "TD", "--config", f"{gone}.toml"]):
         text = _vietnamese(_run(*args), code=2)
         assert "Lỗi" in text and str(gone) in text, args
+
+
+def test_a_file_given_for_a_folder_and_a_folder_for_a_file_are_said_so(tmp_path, monkeypatch):
+    """Each mistake named as the clerk typed it (never a temporary file's name, never the current
+    folder taken for a catalogue), exit 2, before any file is read."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hop_thu").mkdir()
+    (tmp_path / "ra.xlsx").mkdir()
+    (tmp_path / "ra.docx").mkdir()
+    (tmp_path / "van_ban.txt").write_text("Kính gửi Tỉnh Đoàn", encoding="utf-8")
+    common = ["--units", UNITS, "--catalog", "3tn-2024", "--period", "2026-H1"]
+    for args, said in ((["consolidate", "hop_thu", *common, "--out", "ra.xlsx"], "ra.xlsx là thư mục"),
+                       (["consolidate", "hop_thu", *common, "--out", "t.docx"], "phải có đuôi .xlsx"),
+                       (["consolidate", "van_ban.txt", *common, "--out", "t.xlsx"], "van_ban.txt là một tệp"),
+                       (["report", "hop_thu", "--out", "r.docx"], "hop_thu: Bỏ qua tệp này"),
+                       (["report", "van_ban.txt", "--out", "r.docx"], "van_ban.txt: Bỏ qua tệp này"),
+                       (["report", str(ROOT / "templates" / "demo" / "TongHop_TD_AG_2025-H1.xlsx"), "--out", "ra.docx"],
+                        "ra.docx: đây là thư mục")):
+        text = _vietnamese(_run(*args), code=2)
+        assert said in text and "bộ chỉ tiêu" not in text and "/." not in text, (args, text)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hop_thu", "ra.docx", "ra.xlsx", "van_ban.txt"]
 
 
 @pytest.mark.parametrize("args", [

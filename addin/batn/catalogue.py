@@ -105,8 +105,10 @@ def parse_rule_spec(spec: str, own: str | None = None) -> Rule:
 def catalogue_path(ref: str | Path) -> Path:
     """A catalogue id ("3tn-2024") names a file of the shipped templates (.yaml, else .xlsx); a path
     is taken as is."""
+    if not str(ref).strip():          # Path("") is the current folder, which exists
+        raise CatalogueError("chưa có mã bộ chỉ tiêu (--catalog) hoặc tệp bộ chỉ tiêu")
     p = Path(ref)
-    if p.suffix.lower() in (".yaml", ".yml", ".xlsx") or p.exists():
+    if p.suffix.lower() in (".yaml", ".yml", ".xlsx") or p.is_file():
         return p
     folder = templates_dir() / "catalogs"
     for suffix in (".yaml", ".xlsx"):

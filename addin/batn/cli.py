@@ -123,7 +123,12 @@ def consolidate(
 
     with clear_errors(PreviousError, PdfError):
         if not inbox.is_dir():
-            fail(f"Không có thư mục {inbox}")
+            fail(f"{shown(inbox)} là một tệp; cần thư mục chứa các báo cáo" if inbox.is_file()
+                 else f"Không có thư mục {shown(inbox)}")
+        if out_file.suffix.lower() != ".xlsx":      # said now, not after every file is read
+            fail(f"Tệp tổng hợp (--out) phải có đuôi .xlsx: {shown(out_file)}")
+        if out_file.is_dir():
+            fail(f"{shown(out_file)} là thư mục; --out cần tên một tệp .xlsx")
         tree, cat, per = load_inputs(units, catalog, period, period_config)
         if root and root not in tree:
             fail(f"Mã đơn vị '{root}' không có trong danh sách đơn vị")

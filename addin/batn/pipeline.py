@@ -221,7 +221,7 @@ def report_input_from_workbook(path: str | Path, tree: UnitTree | None = None,
     The catalogue is the one the workbook carries, unless `catalogue` (--catalog) is given."""
     given = load_catalogue(catalogue) if catalogue is not None else None
     sub = read_submission(path, given)
-    fatal = [f for f in sub.findings if f.kind in ("unreadable-file", "not-a-template", "wrong-catalogue")]
+    fatal = [f for f in sub.findings if f.kind in ("unreadable-file", "not-a-template", "wrong-catalogue", "skipped-file")]
     if fatal:
         raise ValueError(f"{path}: {fatal[0].message}")
     if given is not None and sub.catalogue and sub.catalogue != given.id:
