@@ -203,6 +203,16 @@ def test_layout_overrides_and_unknown_keys(report, tmp_path):
         resolve_layout({"body_font_size": 13})
 
 
+def test_file_properties_name_the_issuer_and_today(report, tmp_path):
+    """Word shows them under Tệp → Thông tin: not python-docx's own words nor its blank's 2013 date."""
+    from datetime import datetime, timedelta, timezone
+
+    props = Document(write_docx(report, tmp_path / "p.docx")).core_properties
+    assert props.comments == "" and "python-docx" not in (props.author + props.last_modified_by)
+    assert props.author == report.issuer
+    assert abs(props.created - datetime.now(timezone.utc)) < timedelta(hours=1) and props.modified == props.created
+
+
 def test_parts_can_be_built_alone(report):
     lay = resolve_layout()
     d = Document()
