@@ -95,6 +95,34 @@ def test_statuses_late_duplicate_and_broken_file(world):
     assert cons.totals["CD_HIENMAU"] == sum(sent[c]["CD_HIENMAU"] for c in ("A1", "A2", "B1", "B21"))
 
 
+def test_only_approved_reports_count_and_the_others_stay_the_units(world):
+    """--chi-da-duyet: a file not approved is left out of the totals, but it is still its unit's
+    file: with a lỗi the unit is "có lỗi" and reminded to correct it; without, it is "chờ duyệt"."""
+    from batn.reminders import reminders_for
+    from batn.rollup import AWAITING
+
+    tree, cat, period, inbox, send, sent = world
+    send("A1")
+    bad = sample_values(cat, random.Random(1), 10)
+    bad["TT_DOANVIEN"] = bad["TT_CBCCVC_TRE"] + 1
+    send("A2", values=bad)
+    everything = consolidate_inbox(inbox, tree, cat, period)
+    a1 = everything.units["A1"].submission
+    cons = consolidate_inbox(inbox, tree, cat, period, approved_only=True)
+    assert cons.totals["CD_HIENMAU"] in (None, 0)                    # nothing approved: nothing summed
+    st = {c: cons.units[c] for c in ("A1", "A2")}
+    assert (st["A1"].status, st["A2"].status) == (AWAITING, HAS_ERRORS)
+    assert st["A2"].errors >= 1 and st["A2"].newest_file.source.endswith("A2.xlsx")
+    reminded = {r.code: r for r in reminders_for(cons)}
+    assert "A2" in reminded and reminded["A2"].problems and reminded["A2"].file.endswith("A2.xlsx")
+    assert "A1" not in reminded                                       # the office has to approve it, not the unit
+    from batn.rollup import consolidate
+
+    approved = consolidate([everything.units[c].submission for c in ("A1", "A2")], tree, cat, period,
+                           checked=True, approved={"A1": a1.sha256}, approved_only=True)
+    assert approved.units["A1"].status == SENT and approved.totals["CD_HIENMAU"] == sent["A1"]["CD_HIENMAU"]
+
+
 def test_hand_made_total_taken_as_given_and_cross_checked(world):
     tree, cat, period, inbox, send, sent = world
     total = sample_values(cat, random.Random(3), 30)

@@ -149,6 +149,12 @@ def test_a_full_review_loop(office):
     total_row = next(r for r in summary.iter_rows(values_only=True) if r[1] == "TỔNG CỘNG")
     assert total_row[codes.index(CODE)] == 999 + values["B"][CODE]
     assert any(f["kind"] == "awaiting-approval" and f["unit"] == "C" for f in final["findings"])
+    # C's file is held back from the totals, but it is still C's: sent back, waiting ("cần sửa", not "chưa nộp")
+    rows = list(cons["Tình hình nộp báo cáo"].iter_rows(min_row=3, values_only=True))
+    head = list(rows[0])
+    c_row = next(r for r in rows if r[head.index("Mã")] == "C")
+    assert (c_row[head.index("Tình trạng")], c_row[head.index("Duyệt")]) == ("chờ duyệt", "cần sửa")
+    assert c_row[head.index("Tệp")]
 
 
 def test_approving_a_report_with_errors_is_refused(office):

@@ -72,7 +72,7 @@ def reminders_for(cons: Consolidation) -> list[Reminder]:
         if r.status not in (MISSING, LATE, HAS_ERRORS):
             continue
         u = cons.tree[code]
-        sub = r.submission
+        sub = r.newest_file
         problems = tuple(f"{f.cell}: {f.message}" if f.cell else f.message
                          for f in (sub.findings if sub else []) if f.severity == Severity.ERROR)
         out.append(Reminder(code, u.name, u.level, r.status, r.deadline, u.contact,

@@ -120,7 +120,7 @@ def newest_files(cons) -> dict[str, Newest]:
 
     out = {}
     for code, r in cons.units.items():
-        files = [s for s in (r.submission, *r.ignored) if s is not None]
+        files = [s for s in (r.submission, *r.ignored, *r.held) if s is not None]
         if files:
             s = max(files, key=lambda s: (s.received, s.source))
             out[code] = Newest(code, s.sha256, s.source, sum(f.severity == Severity.ERROR for f in s.findings))

@@ -35,10 +35,16 @@ class UnitResult:
     status: str
     submission: Submission | None = None
     ignored: tuple[Submission, ...] = ()     # older duplicate files (a tuple: most units share the empty one)
+    held: tuple[Submission, ...] = ()        # its files held back until approved (only approved reports count)
     totals: Mapping[str, float | int | None] = field(default_factory=dict)   # a Figures once rolled up
     errors: int = 0
     warnings: int = 0
     deadline: date | None = None
+
+    @property
+    def newest_file(self) -> Submission | None:
+        """The file this unit's row speaks of: the one used, else the one held back for approval."""
+        return self.submission if self.submission is not None else (self.held[0] if self.held else None)
 
 
 @dataclass
@@ -251,12 +257,11 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
             former.add(id(s))
     by_unit, notes = pick_submissions(usable, tree, root, frozenset(former), approved)
     findings.extend(notes)
-    waiting: set[str] = set()
+    held: dict[str, list[Submission]] = {}      # not summed, but still the unit's files: its review, its lỗi
     if approved_only:
         for code in list(by_unit):
             if (approved or {}).get(code) != by_unit[code][0].sha256:
-                del by_unit[code]
-                waiting.add(code)
+                held[code] = by_unit.pop(code)
 
     units: dict[str, UnitResult] = {}
     for code in sub_tree.walk():
@@ -264,7 +269,7 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
         subs = by_unit.get(code, [])
         r = UnitResult(code, u.name, sub_tree.depth(code), u.level, MISSING,
                        submission=subs[0] if subs else None, ignored=tuple(subs[1:]),
-                       deadline=period.deadline_for(u.level))
+                       held=tuple(held.get(code, ())), deadline=period.deadline_for(u.level))
         if r.submission:
             r.errors = sum(f.severity == Severity.ERROR for f in r.submission.findings)
             r.warnings = sum(f.severity == Severity.WARNING for f in r.submission.findings)
@@ -335,9 +340,15 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
     if units[sub_tree.root].submission is None:
         units[sub_tree.root].status = ROOT
     for r in units.values():
-        if r.status == MISSING and r.code in waiting:
-            r.status = AWAITING
-            findings.append(finding("awaiting-approval", unit=r.code))
+        if r.status == MISSING and r.held:
+            newest = r.held[0]
+            r.errors = sum(f.severity == Severity.ERROR for f in newest.findings)
+            r.warnings = sum(f.severity == Severity.WARNING for f in newest.findings)
+            if r.errors:              # it cannot be approved before it is corrected: the unit is reminded
+                r.status = HAS_ERRORS
+            else:
+                r.status = AWAITING
+                findings.append(finding("awaiting-approval", unit=r.code))
         elif r.status == MISSING:
             findings.append(finding("missing-unit", unit=r.code))
 

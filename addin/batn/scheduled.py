@@ -179,6 +179,8 @@ def _status_of(sub: Submission, cons: Consolidation) -> str:
         return r.status
     if any(s is sub for s in r.ignored):
         return "đã có tệp mới hơn"
+    if any(s is sub for s in r.held):
+        return r.status                  # chờ duyệt, or có lỗi: held back from the totals until approved
     return "không dùng"
 
 

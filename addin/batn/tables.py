@@ -96,7 +96,7 @@ def status_body(cons: Consolidation, indent: str = INDENT,
     """The unit rows of "Tình hình nộp báo cáo" (columns of STATUS_HEADER), in tree order."""
     tallies = subtree_tallies(cons) if tallies is None else tallies
     for i, r in enumerate(cons.units.values(), start=1):
-        sub = r.submission
+        sub = r.newest_file
         t = tallies.get(r.code)
         review = cons.reviews.get(r.code)
         yield [i, r.code, indent * r.depth + r.name, r.level, r.status, review.state if review else "",
