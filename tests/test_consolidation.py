@@ -170,6 +170,20 @@ def test_consolidated_workbook_is_a_submission_for_the_level_above(world, tmp_pa
     assert (inp.sent, inp.expected) == (3, 3)
 
 
+def test_a_consolidated_workbook_saved_into_its_own_inbox_is_not_read_as_a_report(world):
+    tree, cat, period, inbox, send, sent = world
+    for code in ("A1", "B1"):
+        send(code)
+    first = consolidate_inbox(inbox, tree, cat, period)
+    write_consolidated(first, inbox / "TongHop_T.xlsx")          # saved where the reports are
+    again = consolidate_inbox(inbox, tree, cat, period)
+    assert again.totals == first.totals and len(again.sent) == len(first.sent) == 2
+    assert again.units["T"].submission is None
+    skipped = [f for f in again.findings if f.kind == "skipped-file" and f.file.endswith("TongHop_T.xlsx")]
+    assert len(skipped) == 1 and "tệp tổng hợp của chính đơn vị đang tổng hợp" in skipped[0].message
+    # the same workbook one level up is B's (or T's) report as usual: see the test above
+
+
 def test_narratives_carry_the_unit_name_and_formulas_stay_text(world, tmp_path):
     tree, cat, period, inbox, send, sent = world
     send("A1", narratives={"mo_hinh": [("Ngày thứ bảy tình nguyện", "", "Tốt")],

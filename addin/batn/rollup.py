@@ -23,6 +23,8 @@ HAS_ERRORS = "có lỗi"
 LATE = "nộp muộn"
 COVERED = "có trong số tổng hợp của cấp trên"
 ROOT = "đơn vị tổng hợp"
+OWN_TOTAL = ("đây là tệp tổng hợp của chính đơn vị đang tổng hợp (kết quả một lần tổng hợp trước), "
+             "không phải báo cáo của đơn vị cấp dưới; hãy lưu tệp tổng hợp ra ngoài hộp thư")
 AWAITING = "chờ duyệt"          # only approved reports count, and this unit's is not approved yet
 
 
@@ -247,6 +249,12 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
     # then stands (pick_submissions); a file with no unit code is never anyone's.
     wrong = {"wrong-period", "wrong-catalogue", "unknown-unit", "not-a-template", "skipped-file"}
     usable = [s for s in all_subs if not any(f.kind in wrong for f in s.findings)]
+    # A consolidated workbook of the consolidating unit itself (an earlier run's output saved into the
+    # inbox): the result of a consolidation, never a report sent up to it.
+    for s in usable:
+        if s.unit == root and s.is_total:
+            findings.append(finding("skipped-file", file=s.source, reason=OWN_TOTAL))
+    usable = [s for s in usable if not (s.unit == root and s.is_total)]
     former: set[int] = set()
     for s in usable:
         if s.unit in tree.former:           # sent under a former code: it counts for the successor
