@@ -151,6 +151,7 @@ def test_consolidated_workbook_is_a_submission_for_the_level_above(world, tmp_pa
     sub = read_submission(out_b, cat)
     assert sub.unit == "B" and sub.period == "2024" and sub.is_total and not sub.has_errors
     assert sub.values == {c: cons_b.totals[c] for c in cat.codes}
+    assert not [f for f in sub.findings if f.kind == "sheet-hidden"]     # batn hid its guide itself
     # the province receives B's consolidated workbook alone and takes it as given
     up_inbox = tmp_path / "up"
     path_a1 = write_template(up_inbox / "A1.xlsx", cat, tree["A1"], period, values=sample_values(cat, random.Random(9), 12))

@@ -417,6 +417,8 @@ def _note_package(sub: Submission, pkg: Package) -> None:
     for sheet in pkg.hidden:
         if sheet == "batn-bo-chi-tieu":      # the catalogue the workbook carries (xlsx.carried)
             continue
+        if sheet == L.GUIDE_SHEET and sub.is_total:   # batn hides the fill-in guide of a consolidated workbook
+            continue
         sub.findings.append(finding("sheet-hidden", file=sub.source, unit=sub.unit, sheet=sheet))
 
 
