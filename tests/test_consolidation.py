@@ -213,3 +213,9 @@ def test_cli_consolidate_json_and_exit_status(world, tmp_path):
     r = CliRunner().invoke(app, ["consolidate", str(inbox), "--units", str(tmp_path / "nope.csv"),
                                  "--catalog", "3tn-2024", "--period", "2024", "--out", str(tmp_path / "o.xlsx")])
     assert r.exit_code == 2
+    # the wrong --period: the screen says why nothing was summed, not only "0/7 đơn vị"
+    send("A2")
+    r = CliRunner().invoke(app, ["consolidate", str(inbox), "--units", str(tmp_path / "units.csv"),
+                                 "--catalog", "3tn-2024", "--period", "2025", "--out", str(tmp_path / "o.xlsx")])
+    assert "Đã gửi báo cáo: 0/7" in r.output
+    assert "Không cộng 2 tệp: Biểu mẫu của kỳ 2024, không phải kỳ 2025 đang tổng hợp" in " ".join(r.output.split())

@@ -368,3 +368,8 @@ def show_consolidation(cons) -> None:
         if len(skipped) > SHOWN_SKIPPED:
             out.print(f"  … và {len(skipped) - SHOWN_SKIPPED} tệp khác (xem trang “Kết quả kiểm tra” của tệp tổng hợp "
                       f"hoặc chạy lại với --json)")
+    # Reports of another period or catalogue are read but never summed: say so here, once per reason,
+    # or a clerk who typed the wrong --period sees only "0/30 đơn vị".
+    other = Counter(f.message for f in cons.findings if f.kind in ("wrong-period", "wrong-catalogue"))
+    for message, n in other.most_common():
+        out.print(f"[yellow]Không cộng {n} tệp:[/] {terminal(message)} (kiểm tra lại --period, --catalog)")
