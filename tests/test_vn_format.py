@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from batn.vn import dem, dia_diem_ngay, ngay_ngan, ngay_van_ban, so, so_van_ban, tien, ty_le
+from batn.vn import dem, dia_diem_ngay, doc_ngay, ngay_ngan, ngay_van_ban, so, so_van_ban, tien, ty_le
 
 
 @pytest.mark.parametrize(
@@ -188,3 +188,19 @@ def test_dia_diem_ngay(place, d, expected):
 )
 def test_so_van_ban(number, doc_type, issuer, ban, expected):
     assert so_van_ban(number, doc_type, issuer, ban) == expected
+
+
+@pytest.mark.parametrize("text", ["25/06/2026", "25/6/2026", " 25-06-2026 ", "25.06.2026", "2026-06-25", "2026-6-25"])
+def test_doc_ngay_takes_the_forms_a_clerk_types(text):
+    assert doc_ngay(text) == date(2026, 6, 25)
+
+
+def test_doc_ngay_says_what_is_wrong():
+    with pytest.raises(ValueError, match="Không có ngày 30/02/2025"):
+        doc_ngay("30/02/2025")
+    with pytest.raises(ValueError, match="Không có ngày 30/02/2025"):
+        doc_ngay("2025-02-30")
+    with pytest.raises(ValueError, match="không đúng dạng: ghi ngày/tháng/năm"):
+        doc_ngay("25 tháng 6")
+    with pytest.raises(ValueError, match="không đúng dạng"):
+        doc_ngay("06/25")

@@ -114,7 +114,7 @@ def consolidate(
     config: Optional[Path] = typer.Option(None, "--config",
                                           help="Tệp thiết lập văn bản (TOML): cơ quan ban hành, nơi ban hành, người ký"),
     number: Optional[str] = typer.Option(None, "--number", help="Số văn bản ghi ở trang bìa, ví dụ 44A"),
-    on: Optional[str] = typer.Option(None, "--date", help="Ngày ghi ở trang bìa YYYY-MM-DD (mặc định: ngày tổng hợp)"),
+    on: Optional[str] = typer.Option(None, "--date", help="Ngày ghi ở trang bìa, ví dụ 25/06/2026 (mặc định: ngày tổng hợp)"),
 ) -> None:
     """Tổng hợp số liệu các đơn vị; tệp hỏng được báo lỗi, không làm dừng việc tổng hợp."""
     from .previous import PreviousError
@@ -170,7 +170,7 @@ def report(
     consolidated: Path = typer.Argument(..., metavar="TỆP_TỔNG_HỢP", help="Tệp tổng hợp .xlsx (hoặc biểu mẫu đã điền)"),
     out_file: Path = typer.Option(..., "--out", help="Tệp báo cáo .docx, .pdf, .txt hoặc .md"),
     number: Optional[str] = typer.Option(None, "--number", help="Số văn bản, ví dụ 44A"),
-    on: Optional[str] = typer.Option(None, "--date", help="Ngày ban hành YYYY-MM-DD (mặc định: hôm nay)"),
+    on: Optional[str] = typer.Option(None, "--date", help="Ngày ban hành, ví dụ 25/06/2026 (mặc định: hôm nay)"),
     config: Optional[Path] = typer.Option(None, "--config", help="Tệp thiết lập văn bản (TOML)"),
     units: Optional[Path] = typer.Option(None, "--units", help="Danh sách đơn vị (lấy nơi ban hành, người ký)"),
     previous: Optional[Path] = typer.Option(None, "--previous",

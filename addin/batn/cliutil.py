@@ -277,10 +277,12 @@ def clear_errors(*more: type[BaseException]) -> Iterator[None]:
 def parse_date(text: Optional[str]) -> Optional[date]:
     if not text:
         return None
+    from .vn import doc_ngay
+
     try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        fail(f"Ngày '{text}' không đúng dạng YYYY-MM-DD")
+        return doc_ngay(text)
+    except ValueError as e:
+        fail(str(e))
     return None
 
 

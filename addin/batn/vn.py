@@ -11,6 +11,7 @@ even (0,125 -> "0,12"), while Đoàn figures must round half up; grouping by
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -122,6 +123,27 @@ def ngay_ngan(d: date, with_year: bool = True) -> str:
     """
     short = f"{d.day:02d}/{d.month:02d}"
     return f"{short}/{d.year}" if with_year else short
+
+
+_DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+_YMD = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
+def doc_ngay(text: str) -> date:
+    """A date as a clerk types it: "25/6/2026", "25/06/2026", "25-06-2026", "25.06.2026", or
+    "2026-06-25". ValueError, in Vietnamese, for another form or a day that does not exist."""
+    t = str(text).strip()
+    m = _DMY.fullmatch(t)
+    if m:
+        d, mo, y = map(int, m.groups())
+    elif _YMD.fullmatch(t):
+        y, mo, d = map(int, _YMD.fullmatch(t).groups())
+    else:
+        raise ValueError(f"Ngày “{t}” không đúng dạng: ghi ngày/tháng/năm, ví dụ 25/06/2026 (hoặc 2026-06-25)")
+    try:
+        return date(y, mo, d)
+    except ValueError:
+        raise ValueError(f"Không có ngày {d:02d}/{mo:02d}/{y} (“{t}”)") from None
 
 
 def dia_diem_ngay(place: str, d: date) -> str:

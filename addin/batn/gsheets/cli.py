@@ -163,7 +163,7 @@ def consolidate(
     out_file: Optional[Path] = typer.Option(None, "--out", help="Ghi tệp tổng hợp .xlsx"),
     report: Optional[Path] = typer.Option(None, "--report", help="Viết văn bản báo cáo (.docx, .txt hoặc .md)"),
     number: Optional[str] = typer.Option(None, "--number", help="Số văn bản báo cáo, ví dụ 44A"),
-    on: Optional[str] = typer.Option(None, "--date", help="Ngày ban hành báo cáo YYYY-MM-DD"),
+    on: Optional[str] = typer.Option(None, "--date", help="Ngày ban hành báo cáo, ví dụ 25/06/2026"),
     config: Optional[Path] = typer.Option(None, "--config", help="Tệp thiết lập văn bản (TOML)"),
     write_back: bool = typer.Option(True, "--write-back/--no-write-back",
                                     help="Ghi tình hình nộp, kết quả kiểm tra, tổng hợp và tô màu ô sai vào bảng tính"),
