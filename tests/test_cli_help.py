@@ -130,6 +130,28 @@ def test_a_file_given_for_a_folder_and_a_folder_for_a_file_are_said_so(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hop_thu", "ra.docx", "ra.xlsx", "van_ban.txt"]
 
 
+def test_a_broken_settings_or_catalogue_file_is_said_with_its_line(tmp_path, monkeypatch):
+    """The line and column of a TOML or YAML mistake, or the operating system's refusal, in Vietnamese:
+    never the parser's English ("Illegal character", "while parsing", "[Errno 2]")."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sai.toml").write_text('[document]\nplace = "Rạch Giá\n', encoding="utf-8")
+    (tmp_path / "sai.yaml").write_text("id: x\nindicators: [a, b\n  - c\n", encoding="utf-8")
+    (tmp_path / "rong.xlsx").write_bytes(b"")
+    (tmp_path / "thu_muc").mkdir()
+    book = str(ROOT / "templates" / "demo" / "TongHop_TD_AG_2025-H1.xlsx")
+    for args, said in ((["report", book, "--out", "r.txt", "--config", "sai.toml"], "sai.toml: sai cú pháp TOML ở dòng 2"),
+                       (["report", book, "--out", "r.txt", "--config", "khong.toml"],
+                        "khong.toml: không có tệp hoặc thư mục này"),
+                       (["run", "sai.toml"], "sai.toml: sai cú pháp TOML ở dòng 2"),
+                       (["run", "thu_muc"], "thu_muc: đây là thư mục"),
+                       (["catalogue", "check", "sai.yaml"], "sai.yaml: sai cú pháp YAML ở dòng"),
+                       (["catalogue", "check", "rong.xlsx"], "rong.xlsx: không phải sổ tính .xlsx hợp lệ"),
+                       (["validate", book, "--catalog", "sai.yaml"], "sai.yaml: sai cú pháp YAML ở dòng")):
+        text = " ".join(_vietnamese(_run(*args), code=2).split())
+        assert said in text, (args, text)
+        assert not any(w in text for w in ("Illegal", "while parsing", "Errno", "BadZipFile", "expected")), text
+
+
 @pytest.mark.parametrize("args", [
     ["template", "--catalog", "3tn-2024", "--units", UNITS, "--out", "t"],
     ["validate", "a.xlsx"],

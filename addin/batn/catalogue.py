@@ -22,7 +22,7 @@ from typing import Any, Callable
 import yaml
 
 from .model import KINDS, MAX_FIGURE, Catalogue, Indicator, NarrativeList, Rule, Section, Severity
-from .resources import load_yaml, templates_dir
+from .resources import load_yaml, templates_dir, unreadable_text
 from .rulelang import (Problem, RuleError, code_problem, compile_phrase, parse_rule, parse_severity,
                        parse_target, phrase_codes, phrase_problems, rule_codes, rule_spec, split_rules,
                        target_spec)
@@ -148,7 +148,7 @@ def load_catalogue(ref: str | Path | Catalogue) -> Catalogue:
         try:
             data = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-            raise CatalogueError(f"Không đọc được tệp bộ chỉ tiêu {path.name}: {e}") from None
+            raise CatalogueError(f"Không đọc được tệp bộ chỉ tiêu {path.name}: {unreadable_text(e)}") from None
         if not isinstance(data, dict):
             raise CatalogueError(f"{path.name}: không phải tệp bộ chỉ tiêu (cần các khóa id, title, sections, indicators)")
         cat = catalogue_from_dict(data, where=str(path))

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from .catalogue import CatalogueError
+from .safeio import os_error_text
 from .textsafe import clean, json_ready, shown
 from .units import UnitsFileError
 
@@ -85,20 +86,6 @@ OPTIONS_METAVAR = "[TÙY CHỌN]"
 SUBCOMMAND_METAVAR = "LỆNH [THAM SỐ]..."
 # typer's type column (<str>, <path>, <bool>, <list[Path]> …) in a clerk's words; a flag shows none
 _TYPE_WORDS = {"str": "chữ", "path": "đường dẫn", "int": "số", "float": "số", "bool": "", "date": "ngày"}
-_OS_WORDS = {errno.ENOENT: "không có tệp hoặc thư mục này", errno.EACCES: "không có quyền truy cập",
-             errno.EPERM: "không có quyền truy cập", errno.EISDIR: "đây là thư mục, cần một tệp",
-             errno.ENOTDIR: "một phần của đường dẫn không phải là thư mục", errno.EEXIST: "đã có tệp này",
-             errno.ENOSPC: "ổ đĩa đã đầy", errno.EROFS: "ổ đĩa chỉ cho đọc", errno.ENAMETOOLONG: "tên quá dài",
-             errno.EBUSY: "tệp đang được chương trình khác dùng", errno.ETXTBSY: "tệp đang được chương trình khác dùng",
-             errno.EMFILE: "mở quá nhiều tệp cùng lúc", errno.ELOOP: "đường dẫn vòng lặp (liên kết tượng trưng)"}
-
-
-def os_error_text(e: OSError) -> str:
-    """An OSError as a clerk reads it: the path and what went wrong, never "[Errno 2] No such file…"."""
-    what = _OS_WORDS.get(e.errno) or (f"lỗi hệ thống (mã {e.errno})" if e.errno else "lỗi hệ thống")
-    return f"{e.filename}: {what}" if e.filename is not None else what
-
-
 def _words(m: re.Match, template: str) -> str:
     return template.format(*(g if g is not None else "" for g in m.groups()))
 

@@ -36,6 +36,7 @@ from os import PathLike
 from typing import Any, Mapping
 
 from .model import Period
+from .resources import unreadable_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -97,8 +98,8 @@ def load_period_config(path: str | PathLike) -> dict:
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"Tệp cấu hình kỳ báo cáo '{path}' không đọc được: {e}") from e
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"Tệp cấu hình kỳ báo cáo '{path}' không đọc được: {unreadable_text(e)}") from e
     _settings(data)
     return data
 

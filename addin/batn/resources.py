@@ -6,6 +6,7 @@ in a checkout (editable install) it is read from the repository itself.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,3 +34,29 @@ def load_yaml(text: str):
     import yaml
 
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506  (a safe loader)
+
+
+_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def unreadable_text(e: Exception) -> str:
+    """Why a content file (settings, a catalogue, a run's configuration) cannot be used, said for the
+    person who wrote it: the line and column of a TOML or YAML mistake, the operating system's refusal
+    in Vietnamese; never the parser's English."""
+    import tomllib
+
+    from .safeio import os_words
+
+    if isinstance(e, OSError):            # the caller names the file
+        return os_words(e)
+    if isinstance(e, UnicodeDecodeError):
+        return "tệp không phải văn bản mã UTF-8 (hãy lưu lại tệp với bảng mã UTF-8)"
+    if isinstance(e, tomllib.TOMLDecodeError):
+        m = _AT.search(str(e))
+        return f"sai cú pháp TOML ở dòng {m[1]}, cột {m[2]}" if m else "sai cú pháp TOML"
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)     # yaml.MarkedYAMLError
+    if mark is not None:
+        return f"sai cú pháp YAML ở dòng {mark.line + 1}, cột {mark.column + 1}"
+    if e.__class__.__module__.startswith("yaml"):
+        return "sai cú pháp YAML"
+    return "nội dung không đọc được"

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from .history import HistorySettings
 from .reminders import ReminderSettings
+from .resources import unreadable_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -99,10 +100,8 @@ def load_config(path: str | Path) -> RunConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"Không có tệp cấu hình {path}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"Không đọc được tệp cấu hình {path}: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"Tệp cấu hình {path} không đúng cú pháp TOML: {e}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"Không đọc được tệp cấu hình {path}: {unreadable_text(e)}") from None
     base = path.resolve().parent
     where = path.name
 

@@ -102,3 +102,22 @@ def read_regular(path: str | Path, limit: int) -> tuple[bytes, os.stat_result]:
         return b"".join(chunks), st
     finally:
         os.close(fd)
+
+
+_OS_WORDS = {errno.ENOENT: "không có tệp hoặc thư mục này", errno.EACCES: "không có quyền truy cập",
+             errno.EPERM: "không có quyền truy cập", errno.EISDIR: "đây là thư mục, cần một tệp",
+             errno.ENOTDIR: "một phần của đường dẫn không phải là thư mục", errno.EEXIST: "đã có tệp này",
+             errno.ENOSPC: "ổ đĩa đã đầy", errno.EROFS: "ổ đĩa chỉ cho đọc", errno.ENAMETOOLONG: "tên quá dài",
+             errno.EBUSY: "tệp đang được chương trình khác dùng", errno.ETXTBSY: "tệp đang được chương trình khác dùng",
+             errno.EMFILE: "mở quá nhiều tệp cùng lúc", errno.ELOOP: "đường dẫn vòng lặp (liên kết tượng trưng)"}
+
+
+def os_words(e: OSError) -> str:
+    """What went wrong, as a clerk reads it, never "[Errno 2] No such file…"."""
+    return _OS_WORDS.get(e.errno) or (f"lỗi hệ thống (mã {e.errno})" if e.errno else "lỗi hệ thống")
+
+
+def os_error_text(e: OSError) -> str:
+    """An OSError as a clerk reads it: the path and what went wrong."""
+    what = os_words(e)
+    return f"{e.filename}: {what}" if e.filename is not None else what

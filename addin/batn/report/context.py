@@ -18,7 +18,7 @@ from ..letterhead import letterhead
 from ..model import Catalogue, Period, Unit
 from ..numbers import finite
 from ..previous import PreviousPeriod
-from ..resources import templates_dir
+from ..resources import templates_dir, unreadable_text
 from . import narratives as nar
 from .compare import Comparison
 from .document import Appendix, Block, ReportDocument
@@ -67,7 +67,7 @@ def load_settings(path: str | Path | None = None) -> dict:
         try:
             over = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as e:
-            raise ValueError(f"Không đọc được tệp thiết lập {path}: {e}") from e
+            raise ValueError(f"Không đọc được tệp thiết lập {path}: {unreadable_text(e)}") from e
         for section, values in over.items():
             if isinstance(values, dict):
                 into = base.setdefault(section, {})

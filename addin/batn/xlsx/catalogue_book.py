@@ -28,6 +28,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from ..catalogue import (DEFAULT_CEILINGS, DEFAULT_NARRATIVES, CatalogueError, catalogue_from_dict,
                          catalogue_problems, catalogue_to_dict)
 from ..model import KINDS, Catalogue, Severity
+from ..resources import unreadable_text
 from ..rulelang import Problem
 from .carried import CATALOG_SHEET, CHUNK, MARK, NAME_DATA, NAME_HASH, NAME_VERSION, embedded_catalogue
 
@@ -318,7 +319,8 @@ def read_authoring(path: str | Path) -> tuple[dict[str, Any], dict[tuple, tuple[
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as e:
-        raise CatalogueError(f"Không mở được tệp {path.name}: {e.__class__.__name__}") from None
+        why = unreadable_text(e) if isinstance(e, OSError) else "không phải sổ tính .xlsx hợp lệ (hãy mở bằng Excel và lưu lại)"
+        raise CatalogueError(f"Không mở được tệp {path.name}: {why}") from None
     where: dict[tuple, tuple[str, int, str]] = {}
     problems: list[Problem] = []
     data: dict[str, Any] = {}
@@ -438,7 +440,7 @@ def check_authoring(path: str | Path) -> list[Problem]:
         try:
             data = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-            raise CatalogueError(f"Không đọc được {path.name}: {e}") from None
+            raise CatalogueError(f"Không đọc được {path.name}: {unreadable_text(e)}") from None
         return catalogue_problems(data)
     data, where, problems = read_authoring(path)
     return problems + catalogue_problems(data, lambda p: where.get(p) or where.get(p[:2]) or where.get(p[:1])
