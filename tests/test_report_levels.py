@@ -208,3 +208,21 @@ def test_a_demo_unit_below_the_province_with_the_provinces_settings_file(demo):
     text = " ".join(out.read_text(encoding="utf-8").split())
     assert "Ban Thường vụ Đoàn UBND tỉnh báo cáo" in text and "Nguyễn Văn An" not in text
     assert re.search(r"Nơi nhận: TM\. BAN THƯỜNG VỤ - Ban Thường vụ Tỉnh Đoàn An Giang", text)
+
+
+def test_a_misspelt_settings_name_is_refused_with_the_right_one(tmp_path):
+    """A line a province mistyped would be silently ignored: "plcae" for "place" is said, with the
+    name it looks like; names like no shipped one, and the province's own level names, pass."""
+    from batn.report.context import load_settings
+
+    bad = tmp_path / "sai.toml"
+    bad.write_text('[document]\nplcae = "An Giang"\n\n[wordng]\nnames_more = "x"\n', encoding="utf-8")
+    with pytest.raises(ValueError) as e:
+        load_settings(bad)
+    assert "khóa “plcae” ở mục [document] (có phải “place”?)" in str(e.value)
+    assert "mục [wordng] (có phải [wording]?)" in str(e.value)
+    good = tmp_path / "dung.toml"
+    good.write_text('[document]\nplace = "An Giang"\nghi_chu_rieng = "x"\n\n[levels."Đoàn Khối Doanh nghiệp"]\n'
+                    'issuer = "BCH {{ unit.name }}"\n\n[subjects]\n"Đặc khu" = "toàn đặc khu"\n', encoding="utf-8")
+    s = load_settings(good)
+    assert s["document"]["place"] == "An Giang" and "Đoàn Khối Doanh nghiệp" in s["levels"]

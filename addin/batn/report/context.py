@@ -66,8 +66,11 @@ def load_settings(path: str | Path | None = None) -> dict:
     if path:
         try:
             over = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as e:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
             raise ValueError(f"Không đọc được tệp thiết lập {path}: {unreadable_text(e)}") from e
+        typos = _misspelt(base, over)
+        if typos:
+            raise ValueError(f"Tệp thiết lập {path}: batn không có " + "; ".join(typos) + ". Hãy sửa lại tên.")
         for section, values in over.items():
             if isinstance(values, dict):
                 into = base.setdefault(section, {})
@@ -79,6 +82,34 @@ def load_settings(path: str | Path | None = None) -> dict:
             else:
                 base[section] = values
     return base
+
+
+# Sections whose keys the province names itself (levels, subjects), or that are checked where they
+# are used (layout: docx_writer.resolve_layout; direction: one key per kind of period).
+_OWN_KEYS = {"subjects", "levels", "layout", "direction"}
+
+
+def _misspelt(base: dict, over: dict) -> list[str]:
+    """Section and key names of a province's settings that look like a misspelt shipped one
+    ("plcae" for "place"): such a line would be silently ignored. Names like no shipped one are
+    left alone (they may be meant for a later batn)."""
+    import difflib
+
+    out = []
+    for section, values in over.items():
+        if section not in base:
+            close = difflib.get_close_matches(section, list(base), n=1, cutoff=0.75)
+            if close:
+                out.append(f"mục [{section}] (có phải [{close[0]}]?)")
+            continue
+        if section in _OWN_KEYS or not isinstance(values, dict) or not isinstance(base[section], dict):
+            continue
+        for key in values:
+            if key not in base[section]:
+                close = difflib.get_close_matches(key, list(base[section]), n=1, cutoff=0.75)
+                if close:
+                    out.append(f"khóa “{key}” ở mục [{section}] (có phải “{close[0]}”?)")
+    return out
 
 
 ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII")
