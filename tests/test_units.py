@@ -40,7 +40,8 @@ def At(fmt, i):
 def problems(path):
     with pytest.raises(UnitsFileError) as e:
         load_units(path)
-    assert str(e.value) == "\n".join(e.value.problems)
+    # the file is named first: a command reads several files (--units, --config, --period-config)
+    assert str(e.value) == "\n".join([f"Danh sách đơn vị {path}:", *e.value.problems])
     assert isinstance(e.value, ValueError)
     return e.value.problems
 

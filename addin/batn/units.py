@@ -43,12 +43,14 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 1
 class UnitsFileError(ValueError):
     """The units file cannot be used; `problems` lists every reason, in Vietnamese."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], source: str = ""):
         self.problems = list(problems)
+        self.source = source          # the file, named before the problems (a command reads several files)
         super().__init__(self.problems)
 
     def __str__(self) -> str:
-        return "\n".join(self.problems)
+        head = [f"Danh sách đơn vị {self.source}:"] if self.source else []
+        return "\n".join(head + self.problems)
 
 
 # ---------------------------------------------------------------- cleaning
@@ -266,6 +268,15 @@ def load_units(path: str | PathLike) -> UnitTree:
     """Read a units file: `.csv` (UTF-8, with or without BOM; comma, semicolon or tab)
     or `.yaml`/`.yml` (a list of mappings, or a mapping with key `units:`)."""
     path = Path(path)
+    try:
+        return _load_units(path)
+    except UnitsFileError as e:
+        if not e.source:
+            e.source = str(path)
+        raise
+
+
+def _load_units(path: Path) -> UnitTree:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _load_csv(path)
