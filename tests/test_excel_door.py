@@ -102,7 +102,7 @@ def test_three_planted_mistakes_colour_exactly_those_cells(make_filled, valid_va
     notes = _notes(book)
     assert set(notes) == set(_marks(book))
     assert f"({v['TT_DOANVIEN']}) lớn hơn" in notes[key(where["TT_DOANVIEN"])]
-    assert "“1,644” không rõ nghĩa" in notes[key(where["TK_HOINGHI_LUOT"])]
+    assert "“1,644” không rõ là 1.644 (số nguyên) hay 1,644 (số thập phân)" in notes[key(where["TK_HOINGHI_LUOT"])]
     assert "số liệu âm (-3)" in notes[key(where["CD_CAYXANH"])]
     assert all(n.startswith("[lỗi] ") for n in notes.values())
     assert (result.errors, result.warnings) == (3, 0)

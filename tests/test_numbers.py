@@ -21,3 +21,18 @@ from batn.numbers import parse_figure
 def test_parse_figure(cell, value, problem):
     p = parse_figure(cell)
     assert (p.value, p.problem) == (value, problem)
+
+
+@pytest.mark.parametrize("text, whole, whole_read, decimal", [
+    ("1,644", "1644", "1.644", "1,644"), ("12,345", "12345", "12.345", "12,345"), ("1.5", "15", "15", "1,5"),
+    ("-1,644", "-1644", "-1.644", "-1,644"), ("1,644 lượt", "1644", "1.644", "1,644")])
+def test_an_ambiguous_figure_is_told_with_both_its_readings(text, whole, whole_read, decimal):
+    from batn.findings import figure_findings
+    from batn.numbers import readings
+
+    assert parse_figure(text).problem == "ambiguous-number"
+    assert readings(parse_figure(text).raw) == {"whole": whole, "whole_read": whole_read, "decimal": decimal}
+    (f,) = figure_findings(parse_figure(text), label="Đơn vị máu", cell="Số liệu!D51")
+    assert f.message == (f"“Đơn vị máu”: “{text}” không rõ là {whole_read} (số nguyên) hay {decimal} (số thập phân); "
+                         f"hãy gõ lại bằng số, ví dụ {whole} nếu là số nguyên")
+    assert f.cell == "Số liệu!D51" and f.severity.value == "lỗi"

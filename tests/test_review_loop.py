@@ -108,6 +108,8 @@ def test_a_full_review_loop(office):
     assert "Lý do: Đề nghị bổ sung số liệu hiến máu" in text
     assert f"Trang “Số liệu”, ô D{layout_rows(CAT)[1][CODE].row}" in text and "Cách sửa:" in text
     assert "“hai mươi” không phải là số" in text
+    label = CAT[CODE].label
+    assert f"“{label}”: “hai mươi”" in text and f"“{label}”: “{label}”" not in text    # the indicator named once
     annotated = Path(packages["B"]["annotated"])
     assert annotated.is_file() and load_workbook(annotated)["Số liệu"]
     assert "Kính gửi Chi đoàn C" in (ws / "phan_hoi" / "C" / "tin_nhan.txt").read_text(encoding="utf-8")

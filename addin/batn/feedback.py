@@ -45,6 +45,15 @@ def _where(f, numbers, catalogue) -> str:
     return ", ".join(parts) or "Cả tệp"
 
 
+def _said_once(f, catalogue) -> str:
+    """The finding's message without the indicator's name in front: `_where` has named it already."""
+    if f.indicator and f.indicator in catalogue:
+        head = f"“{catalogue[f.indicator].label}”: "
+        if f.message.startswith(head):
+            return f.message[len(head):]
+    return f.message
+
+
 def feedback_text(unit_name: str, issuer_name: str, period_label: str, file: str, received: str,
                   reason: str, findings, catalogue, annotated: str | None, deadline: str = "") -> str:
     """The message to the unit (templates/phan_hoi.txt.j2, which a province may reword)."""
@@ -56,7 +65,7 @@ def feedback_text(unit_name: str, issuer_name: str, period_label: str, file: str
     kinds = _kinds()
     numbers = indicator_numbers(catalogue)
     ordered = sorted(findings, key=lambda f: f.severity != Severity.ERROR)
-    problems = [{"where": _where(f, numbers, catalogue), "message": f.message.rstrip("."),
+    problems = [{"where": _where(f, numbers, catalogue), "message": _said_once(f, catalogue).rstrip("."),
                  "fix": kinds.get(f.kind, {}).get("fix", "")} for f in ordered]
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), autoescape=False,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)

@@ -34,3 +34,19 @@ def breaks(f: Finding) -> bool:
 
 def count(findings, severity: Severity) -> int:
     return sum(1 for f in findings if f.severity == severity)
+
+
+def figure_findings(parsed, *, label: str, **where) -> list[Finding]:
+    """What reading one figure cell found (numbers.parse_figure): its problem, a lỗi; or a whole
+    number typed as text ("216 lượt"), a cảnh báo, as the template's own "Kiểm tra" column says
+    (template.text_check). Every door reads its figures through this (an xlsx file, a Google Sheet).
+    A negative or fractional number typed as text gets its lỗi from the checks."""
+    from .numbers import readings
+    from .vn import so
+
+    if parsed.problem:
+        extra = readings(parsed.raw) if parsed.problem == "ambiguous-number" else {}
+        return [finding(parsed.problem, label=label, value=parsed.raw, **extra, **where)]
+    if parsed.raw and isinstance(parsed.value, int) and parsed.value >= 0:
+        return [finding("number-as-text", label=label, value=parsed.raw, number=so(parsed.value), **where)]
+    return []

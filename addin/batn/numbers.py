@@ -121,6 +121,20 @@ def _number(num: str, text: str) -> Parsed:
     return Parsed(None, "not-a-number", text)
 
 
+_FIGURE_IN_TEXT = re.compile(r"([+-]?)(\d+)[.,](\d+)")
+
+
+def readings(text: str) -> dict[str, str]:
+    """The two meanings of an ambiguous figure ("1,644", "1.5"), for its message: as a whole number
+    (whole: "1644", whole_read: "1.644") and as a decimal written the Vietnamese way ("1,644", "1,5")."""
+    m = _FIGURE_IN_TEXT.search(text)
+    if m is None:
+        return {"whole": text, "whole_read": text, "decimal": text}
+    sign, head, tail = m.group(1) if m.group(1) == "-" else "", m.group(2), m.group(3)
+    whole = int(sign + head + tail)
+    return {"whole": str(whole), "whole_read": readable(whole), "decimal": f"{sign}{head},{tail}"}
+
+
 def readable(v: object) -> str:
     """A figure as a clerk reads it in a message: 1234567 -> "1.234.567", 12.5 -> "12,5"; one of
     more than 16 digits in powers of ten with its digit count (never "1e+400"); infinity and NaN

@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from .. import layout as L
-from ..findings import finding
+from ..findings import figure_findings, finding
 from ..model import Catalogue, Finding, Submission
 from ..numbers import parse_figure
 from . import layout as G
@@ -216,13 +216,7 @@ def _digest(obj: Any) -> str:
 def _read_figure(sub: Submission, code: str, label: str, raw: Any, where: str) -> None:
     sub.cells[code] = where
     parsed = parse_figure(figure(raw))
-    if parsed.problem:
-        sub.findings.append(finding(parsed.problem, file=sub.source, unit=sub.unit, indicator=code, cell=where,
-                                    label=label, value=parsed.raw))
-    elif parsed.raw and isinstance(parsed.value, int) and parsed.value >= 0:   # as reader._take_value
-        from ..vn import so
-        sub.findings.append(finding("number-as-text", file=sub.source, unit=sub.unit, indicator=code, cell=where,
-                                    label=label, value=parsed.raw, number=so(parsed.value)))
+    sub.findings += figure_findings(parsed, label=label, file=sub.source, unit=sub.unit, indicator=code, cell=where)
     sub.values[code] = parsed.value
 
 

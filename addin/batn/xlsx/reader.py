@@ -23,7 +23,7 @@ from python_calamine import CalamineWorkbook
 
 from .. import layout as L
 from ..catalogue import CatalogueError, load_catalogue
-from ..findings import finding
+from ..findings import figure_findings, finding
 from ..model import FILE_TIME, SAVED_IN_FILE, Catalogue, Severity, Submission
 from ..numbers import parse_figure, readable
 from ..safeio import FileTooLarge, NotARegularFile, kind_of, read_regular
@@ -475,15 +475,9 @@ def _read_metadata(sub: Submission, grid: Grid, names: dict[str, str], file: str
 
 def _take_value(sub: Submission, ind, where: str, raw: object) -> None:
     parsed = parse_figure(raw)
-    if parsed.problem:
-        sub.findings.append(finding(parsed.problem, file=sub.source, unit=sub.unit, indicator=ind.code, cell=where,
-                                    label=ind.label, value=parsed.raw))
-    elif parsed.raw and isinstance(parsed.value, int) and parsed.value >= 0:
-        # text read as a whole number ("216 lượt"; a negative or fractional one gets its lỗi from the
-        # checks): the template's own "Kiểm tra" column says the same (template.text_check)
-        from ..vn import so
-        sub.findings.append(finding("number-as-text", file=sub.source, unit=sub.unit, indicator=ind.code,
-                                    cell=where, label=ind.label, value=parsed.raw, number=so(parsed.value)))
+    if parsed.problem or parsed.raw:
+        sub.findings += figure_findings(parsed, label=ind.label, file=sub.source, unit=sub.unit, indicator=ind.code,
+                                        cell=where)
     sub.values[ind.code] = parsed.value
 
 
