@@ -130,6 +130,26 @@ def test_a_file_given_for_a_folder_and_a_folder_for_a_file_are_said_so(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hop_thu", "ra.docx", "ra.xlsx", "van_ban.txt"]
 
 
+def test_a_file_named_to_be_checked_that_is_no_workbook_is_a_loi(tmp_path, monkeypatch):
+    """validate on the file itself: a Word document or a text is a lỗi of that check, said for what it
+    is (in a folder such files are only set aside); an empty folder is said to be empty."""
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
+    with zipfile.ZipFile(tmp_path / "cong_van.docx", "w") as z:
+        z.writestr("word/document.xml", "<w:document xmlns:w='http://schemas.openxmlformats.org/wordprocessingml/2006/main'/>")
+    (tmp_path / "ghi_chu.txt").write_text("Kính gửi Tỉnh Đoàn", encoding="utf-8")
+    (tmp_path / "trong").mkdir()
+    for name, said in (("cong_van.docx", "đây là tệp Word (.docx), không chứa sổ tính Excel"),
+                       ("ghi_chu.txt", "tệp văn bản, không phải bảng tính")):
+        raw = _vietnamese(_run("validate", name), code=1)
+        text = " ".join(raw.split())
+        assert f"lỗi Không mở được tệp: {said}" in text and "bị đổi đuôi" not in text, text
+        assert "(chưa rõ đơn vị)" in text and "lỗi  Không" not in raw       # no cell: no empty column
+    text = " ".join(_vietnamese(_run("validate", "trong"), code=0).split())
+    assert "Không có tệp nào để kiểm tra trong trong" in text
+
+
 def test_a_broken_settings_or_catalogue_file_is_said_with_its_line(tmp_path, monkeypatch):
     """The line and column of a TOML or YAML mistake, or the operating system's refusal, in Vietnamese:
     never the parser's English ("Illegal character", "while parsing", "[Errno 2]")."""

@@ -80,13 +80,16 @@ def validate(
                 tag = "[yellow]bỏ qua[/]"
             else:
                 tag = "[red]có lỗi[/]" if any(f.severity == Severity.ERROR for f in c.findings) else "[green]đạt[/]"
-            out.print(f"[bold]{terminal(shown(c.path))}[/] ({terminal(c.submission.unit or '?')}): {tag}")
+            out.print(f"[bold]{terminal(shown(c.path))}[/] ({terminal(c.submission.unit or 'chưa rõ đơn vị')}): {tag}")
             for f in c.findings:
                 colour = "red" if f.severity == Severity.ERROR else "yellow"
-                out.print(f"  [{colour}]{f.severity}[/] {terminal(f.cell or '')} {terminal(f.message)}")
+                where = f"{terminal(f.cell)} " if f.cell else ""
+                out.print(f"  [{colour}]{f.severity}[/] {where}{terminal(f.message)}")
             if str(c.path) in annotated:
                 out.print(f"  → bản đã tô màu: {terminal(shown(annotated[str(c.path)]))}")
         out.print(f"Tổng: {len(checks)} tệp, {n_err} lỗi, {n_warn} cảnh báo")
+        if not checks:
+            out.print(f"[yellow]Không có tệp nào để kiểm tra[/] trong {terminal(', '.join(shown(f) for f in files))}")
     raise typer.Exit(HAS_ERRORS if n_err else OK)
 
 

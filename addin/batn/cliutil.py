@@ -357,6 +357,8 @@ def show_consolidation(cons) -> None:
         if len(skipped) > SHOWN_SKIPPED:
             out.print(f"  … và {len(skipped) - SHOWN_SKIPPED} tệp khác (xem trang “Kết quả kiểm tra” của tệp tổng hợp "
                       f"hoặc chạy lại với --json)")
+    if not any(r.submission for r in cons.units.values()) and not any(f.file for f in cons.findings):
+        out.print(f"[yellow]Không có tệp báo cáo nào[/] trong {terminal(shown(cons.inbox)) or 'nguồn đã chọn'}")
     # Reports of another period or catalogue are read but never summed: say so here, once per reason,
     # or a clerk who typed the wrong --period sees only "0/30 đơn vị".
     other = Counter(f.message for f in cons.findings if f.kind in ("wrong-period", "wrong-catalogue"))

@@ -50,3 +50,11 @@ def figure_findings(parsed, *, label: str, **where) -> list[Finding]:
     if parsed.raw and isinstance(parsed.value, int) and parsed.value >= 0:
         return [finding("number-as-text", label=label, value=parsed.raw, number=so(parsed.value), **where)]
     return []
+
+
+def skipped_reason(f: Finding) -> str | None:
+    """The reason of a `skipped-file` finding (what follows "Bỏ qua tệp này: "), None for another kind."""
+    if f.kind != "skipped-file":
+        return None
+    head = _kinds()["skipped-file"]["message"].split("{reason}")[0]
+    return f.message[len(head):] if f.message.startswith(head) else f.message

@@ -20,7 +20,7 @@ from .periods import load_period_config, parse_period
 from .resources import templates_dir
 from .rollup import Consolidation, consolidate, expectation_for
 from .units import load_units
-from .xlsx.reader import list_inbox, read_named_values, read_submission
+from .xlsx.reader import NOT_A_WORKBOOK, list_inbox, read_named_values, read_submission
 
 if TYPE_CHECKING:
     from .report.context import ReportInput
@@ -100,11 +100,15 @@ def _expand_folders(paths: Iterable[str | Path]) -> tuple[list[str | Path], list
 
 def validate_files(paths: Iterable[str | Path], expect: Expectation = Expectation(),
                    catalogue: Catalogue | None = None, progress: Progress = _noop) -> list[FileCheck]:
+    paths = list(paths)
+    named = {str(p) for p in paths if not Path(p).is_dir()}
     paths, skipped = _expand_folders(paths)
     out = [FileCheck(Path(f.file), Submission("", "", "", {}, {}, source=f.file, findings=[f]), [f]) for f in skipped]
     for i, p in enumerate(paths, start=1):
         cat = catalogue or (load_catalogue(expect.catalogue) if expect.catalogue else None)
         sub = read_submission(p, cat)
+        if str(p) in named:
+            sub.findings = [_named_not_a_workbook(f) for f in sub.findings]
         if cat is None and sub.catalogue:
             try:
                 cat = catalogue_of(sub)       # the file's own: the copy it carries, else its id's
@@ -115,6 +119,17 @@ def validate_files(paths: Iterable[str | Path], expect: Expectation = Expectatio
         out.append(FileCheck(Path(p), sub, findings))
         progress(i, len(paths))
     return out
+
+
+def _named_not_a_workbook(f: Finding) -> Finding:
+    """A file the clerk named to be checked that is not a workbook at all is a lỗi of that check
+    (in a folder it is only set aside, a cảnh báo: mail clients leave all kinds of files there)."""
+    from .findings import finding, skipped_reason
+
+    reason = skipped_reason(f) or ""
+    if reason.startswith(NOT_A_WORKBOOK + " (") and reason.endswith(")"):
+        return finding("unreadable-file", file=f.file, reason=reason[len(NOT_A_WORKBOOK) + 2:-1])
+    return f
 
 
 ANNOTATABLE = (".xlsx", ".xlsm")

@@ -33,6 +33,11 @@ _NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
 _R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
+# What a file named like a spreadsheet is expected to be. A file with another name (a report saved
+# without its extension by a mail client, "BaoCao.xlsx.pdf"...) is still opened and recognised by its
+# content; when it is not a workbook it is listed as skipped, not as a broken report.
+SPREADSHEET_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods", ".xlsb", ".xltx", ".xltm", ".csv")
+
 
 def _n(x: int) -> str:
     """Vietnamese thousands separator for the messages."""
@@ -83,6 +88,8 @@ def sniff(path: Path, data: bytes | None = None) -> str:
         raise Unreadable("tệp HTML (trang web) bị đổi đuôi thành bảng tính; hãy mở bằng Excel và lưu lại dạng .xlsx")
     if text.startswith(b"<?xml"):
         raise Unreadable("tệp XML (có thể là “XML Spreadsheet 2003”) không phải .xlsx; hãy lưu lại dạng .xlsx")
+    if not path.name.lower().endswith(SPREADSHEET_EXTENSIONS):      # "ghi_chu.txt": not renamed, just not a workbook
+        raise Unreadable("tệp văn bản, không phải bảng tính")
     raise Unreadable("tệp văn bản hoặc CSV bị đổi đuôi thành bảng tính; hãy mở bằng Excel và lưu lại dạng .xlsx")
 
 
@@ -282,6 +289,10 @@ def open_package(path: Path, data: bytes | None = None) -> Package:
             if "xl/workbook.bin" in members:
                 raise Unreadable("tệp Excel dạng nhị phân (.xlsb) chưa được hỗ trợ; hãy lưu lại dạng .xlsx")
             if "xl/workbook.xml" not in members:
+                other = ("Word (.docx)" if "word/document.xml" in members else
+                         "PowerPoint (.pptx)" if "ppt/presentation.xml" in members else "")
+                if other:
+                    raise Unreadable(f"đây là tệp {other}, không chứa sổ tính Excel; hãy gửi tệp bảng tính .xlsx của biểu mẫu")
                 raise Unreadable("tệp nén không chứa sổ tính Excel (thiếu xl/workbook.xml)")
             pkg = Package("xlsx", has_macros="xl/vbaProject.bin" in members,
                           external_links=sum(1 for m in members if m.startswith("xl/externalLinks/externalLink")))

@@ -27,8 +27,8 @@ from ..findings import figure_findings, finding
 from ..model import FILE_TIME, SAVED_IN_FILE, Catalogue, Severity, Submission
 from ..numbers import parse_figure, readable
 from ..safeio import FileTooLarge, NotARegularFile, kind_of, read_regular
-from .package import (MAX_FILE_BYTES, CellFacts, Package, Unreadable, cell_facts, formula_risk,
-                      is_untouched_annotation, open_package)
+from .package import (MAX_FILE_BYTES, SPREADSHEET_EXTENSIONS, CellFacts, Package, Unreadable, cell_facts,
+                      formula_risk, is_untouched_annotation, open_package)
 from .sheetxml import NotPlain, SharedStrings, date_styles, read_sheet
 from .sheetxml import col_index as _col_index, col_letter as _col_letter
 
@@ -291,10 +291,6 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None, *, dat
     return sub
 
 
-# What a file named like a spreadsheet is expected to be. A file with another name (a report saved
-# without its extension by a mail client, "BaoCao.xlsx.pdf"...) is still opened and recognised by its
-# content; when it is not a workbook it is listed as skipped, not as a broken report.
-SPREADSHEET_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods", ".xlsb", ".xltx", ".xltm", ".csv")
 KIND_WORDS = {"xlsx": "sổ tính Excel (.xlsx)", "xls": "sổ tính Excel cũ (.xls)", "ods": "sổ tính LibreOffice (.ods)"}
 ANNOTATED_COPY = "đây là bản tô màu do batn ghi khi kiểm tra (bản sao của một báo cáo), không phải báo cáo gửi lên"
 
@@ -303,12 +299,15 @@ def is_spreadsheet_name(name: str) -> bool:
     return name.lower().endswith(SPREADSHEET_EXTENSIONS)
 
 
+NOT_A_WORKBOOK = "không phải sổ tính"
+
+
 def _unreadable(name: str, reason: str):
     """A file named like a spreadsheet that cannot be read is a broken report (lỗi); any other file
     that is not a workbook was never one: it is named as skipped, with the reason."""
     if is_spreadsheet_name(name):
         return finding("unreadable-file", file=name, reason=reason)
-    return finding("skipped-file", file=name, reason=f"không phải sổ tính ({reason})")
+    return finding("skipped-file", file=name, reason=f"{NOT_A_WORKBOOK} ({reason})")
 
 
 def os_reason(e: OSError) -> str:
