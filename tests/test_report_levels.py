@@ -226,3 +226,13 @@ def test_a_misspelt_settings_name_is_refused_with_the_right_one(tmp_path):
                     'issuer = "BCH {{ unit.name }}"\n\n[subjects]\n"Đặc khu" = "toàn đặc khu"\n', encoding="utf-8")
     s = load_settings(good)
     assert s["document"]["place"] == "An Giang" and "Đoàn Khối Doanh nghiệp" in s["levels"]
+
+
+def test_a_report_from_a_blank_template_says_it_has_no_figures(tmp_path):
+    from batn.pipeline import load_period
+    from batn.xlsx.template import write_template
+
+    blank = write_template(tmp_path / "trong.xlsx", load_catalogue("3tn-2024"), BASE, load_period("2026-H1"))
+    r = CliRunner().invoke(app, ["report", str(blank), "--out", str(tmp_path / "bc.txt"), "--date", "2026-06-25"])
+    assert r.exit_code == 0, r.output
+    assert "chưa có số liệu nào (biểu mẫu còn trống)" in " ".join(r.output.split())

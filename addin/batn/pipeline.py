@@ -20,6 +20,7 @@ from .periods import load_period_config, parse_period
 from .resources import templates_dir
 from .rollup import Consolidation, consolidate, expectation_for
 from .units import load_units
+from .textsafe import shown
 from .xlsx.reader import NOT_A_WORKBOOK, list_inbox, read_named_values, read_submission
 
 if TYPE_CHECKING:
@@ -322,6 +323,9 @@ def report_from_workbook(path: str | Path, out: str | Path, *, number: str | Non
             history = led.totals_history(code, also=tree.predecessors(code) if tree is not None else ())
         inp.previous = previous_from_history(inp, history)
     doc = build_report(inp, settings, number=number, on=on)
+    if not any(v is not None for v in inp.values.values()):
+        doc.warnings.append(f"Tệp {shown(path)} chưa có số liệu nào (biểu mẫu còn trống): báo cáo không có phần kết "
+                            "quả bằng số; hãy kiểm tra lại đã chọn đúng tệp tổng hợp chưa.")
     return write_report(doc, out, settings), doc
 
 
