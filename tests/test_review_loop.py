@@ -95,6 +95,10 @@ def test_a_full_review_loop(office):
     assert state(cfg, "B") == "cần sửa" and state(cfg, "A") == "đã nhận"
     code, out = cli("tra-lai", "D", "--ly-do", "x", "--config", cfg)
     assert code == 1 and "chưa có báo cáo" in out               # D sent nothing: named, not a crash
+    code, out = cli("tra-lai", "XYZ", "--ly-do", "x", "--config", cfg)
+    assert code == 1 and "XYZ: mã đơn vị không có trong danh sách đơn vị" in " ".join(out.split())   # a typo
+    code, out = cli("lich-su", "XYZ", "--config", cfg)
+    assert code == 2 and "mã đơn vị XYZ không có trong danh sách đơn vị" in " ".join(out.split())
     code, out = cli("lich-su", "B", "--config", cfg)
     assert "trả lại (Văn thư)" in out and "Đề nghị bổ sung số liệu hiến máu" in out
 
