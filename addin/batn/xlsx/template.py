@@ -198,8 +198,8 @@ def text_check(cell: str) -> str:
     batn reads some text as a number ("216 lượt", "8.964", " 243 ") and says so with the cảnh báo
     number-as-text; other text is a lỗi. The formula says lỗi only where batn certainly does: no digit
     at all ("mười"), a first character that is not a digit or "+" (batn reads a number only at the start;
-    "-5" is a negative figure), and cảnh báo "số gõ dạng chữ" for the rest, whose reading it cannot
-    redo cheaply ("1,644" is that cảnh báo here and a lỗi in batn: the clerk retypes it either way).
+    "-5" is a negative figure), a figure of batn's two ambiguous shapes ("1,644", "1.5"), and cảnh báo
+    "số gõ dạng chữ" for the rest.
     Blank text (spaces) is blank, as in batn."""
     kinds = _kinds()
     digits = "{" + ",".join(f'"{d}"' for d in range(10)) + "}"
@@ -208,7 +208,22 @@ def text_check(cell: str) -> str:
             f'IF(SUMPRODUCT(--ISNUMBER(FIND({digits},{cell})))=0,{_q(kinds["not-a-number"]["formula"])},'
             f'IF(LEFT({trimmed},1)="-",{_q(kinds["negative"]["formula"])},'
             f'IF(ISERROR(FIND(LEFT({trimmed},1),"0123456789+")),{_q(kinds["not-a-number"]["formula"])},'
-            f'{_q(kinds["number-as-text"]["formula"])}))))')
+            f'IF({_ambiguous(trimmed)},{_q(kinds["ambiguous-number"]["formula"])},'
+            f'{_q(kinds["number-as-text"]["formula"])})))))')
+
+
+def _ambiguous(trimmed: str) -> str:
+    """The formula of batn.numbers' two ambiguous shapes, on the figure before the first space (batn
+    reads the figure up to its unit word): "1,644" (one comma, three digits after it, one to three
+    before) and "1.5", "12.25" (one dot, not three digits after it). Digits only apart from the mark."""
+    tok = f'SUBSTITUTE(LEFT({trimmed},FIND(" ",{trimmed}&" ")-1),"+","")'
+    commas = f'(LEN({tok})-LEN(SUBSTITUTE({tok},",","")))'
+    dots = f'(LEN({tok})-LEN(SUBSTITUTE({tok},".","")))'
+    comma = (f'AND({commas}=1,{dots}=0,LEN({tok})>=5,LEN({tok})<=7,MID({tok},LEN({tok})-3,1)=",",'
+             f'ISNUMBER(-SUBSTITUTE({tok},",","")))')
+    dot = (f'AND({dots}=1,{commas}=0,LEFT({tok},1)<>".",RIGHT({tok},1)<>".",'
+           f'LEN({tok})-FIND(".",{tok})<>3,ISNUMBER(-SUBSTITUTE({tok},".","")))')
+    return f"OR(IFERROR({comma},FALSE),IFERROR({dot},FALSE))"      # AND does not stop at its first FALSE
 
 
 def _rule_condition(rule: Rule, v: str, o: str, placed: Mapping[str, IndicatorRow] | None = None) -> str:
