@@ -28,5 +28,11 @@ def test_demo_runs_and_reports(tmp_path):
     status = {ws.cell(r, 2).value: ws.cell(r, 5).value for r in range(4, ws.max_row + 1)}
     assert status["CD_LX_DH"] == MISSING and status["DCS_CSGT"] == LATE
     assert status["DCS_STP"] == HAS_ERRORS and status["DCS_SYT"] == HAS_ERRORS
+    # the report counts the lỗi of the units' reports, not the stray note saved as .xlsx (nobody's report)
+    check = load_workbook(consolidated)["Kết quả kiểm tra"]
+    rows = [r for r in check.iter_rows(min_row=2, values_only=True) if len(r) > 2 and r[1] == "lỗi"]
+    stray = [r for r in rows if not r[2]]
+    assert stray and rows
+    assert f"một số báo cáo còn sai sót về số liệu ({len(rows) - len(stray):02d} chỗ phải kiểm tra, điều chỉnh)" in text
     assert len(list((d / "bieu_mau").glob("*.xlsx"))) == 31
     assert load_period("2026-H1").label == "6 tháng đầu năm 2026"

@@ -170,7 +170,7 @@ def test_evaluation_from_the_figures_in_seed_002_shape():
     assert [b.kind for b in after] == ["para", "para"]          # no sub-heading before "Tuy nhiên"
     assert after[1].text.startswith("Tuy nhiên, còn 01/30 cơ sở Đoàn, chi đoàn chưa xây dựng kế hoạch")
     assert "còn 01 đơn vị chưa gửi báo cáo, 01 đơn vị nộp muộn" in text
-    assert "02 lỗi phải kiểm tra" in text
+    assert "một số báo cáo còn sai sót về số liệu (02 chỗ phải kiểm tra, điều chỉnh)" in text
     own = settings(evaluation={"limitations": ["việc nhân rộng mô hình ở khối doanh nghiệp còn chậm"]})
     assert "việc nhân rộng mô hình ở khối doanh nghiệp còn chậm." in text_of(report_input(), own)[1]
 

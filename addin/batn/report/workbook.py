@@ -52,8 +52,10 @@ def read_facts(path: str | Path, tree: UnitTree | None = None) -> WorkbookFacts:
             _status(wb[L.STATUS_SHEET], facts)
         if L.CHECK_SHEET in wb.sheetnames:
             ws = wb[L.CHECK_SHEET]
+            # the lỗi in the units' reports ("Đơn vị" filled): a stray file that is nobody's report
+            # (a note saved as .xlsx) is named in the workbook, not counted in the report
             facts.errors = sum(1 for row in ws.iter_rows(min_row=2, values_only=True)
-                               if len(row) > 1 and row[1] == "lỗi")
+                               if len(row) > 2 and row[1] == "lỗi" and row[2])
         if L.SUMMARY_SHEET in wb.sheetnames:
             facts.children = _children(wb[L.SUMMARY_SHEET], tree)
             for r in facts.children:
