@@ -261,3 +261,12 @@ def test_pdf_signature_and_recipients_on_one_page_with_page_numbers(tmp_path):
         assert p.strip().splitlines()[0].strip() == str(i)
     assert "so với cùng kỳ năm 2025" in " ".join(" ".join(pages).split())
     assert "PHỤ LỤC: BIỂU TỔNG HỢP SỐ LIỆU" in pages[-2] + pages[-1]
+
+
+def test_the_appendix_says_which_report_it_belongs_to():
+    doc = build_report(report_input(), settings(), number="25", on=date(2026, 6, 25))
+    assert doc.appendix is not None
+    assert doc.appendix.attached == "(Kèm theo Báo cáo số 25-BC/TĐTN ngày 25/6/2026 của Ban Thường vụ Tỉnh Đoàn)"
+    blank = build_report(report_input(), settings(), on=date(2026, 6, 25))
+    assert blank.appendix.attached.startswith("(Kèm theo Báo cáo số         -BC/TĐTN ngày 25/6/2026")  # room kept
+    assert build_report(report_input(), settings(appendix={"attached": ""}), on=date(2026, 6, 25)).appendix.attached == ""

@@ -287,10 +287,16 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
 
     subject_t = rep.get("subject", "kết quả thực hiện phong trào {{ period.label }}")
     subject = "\n".join(ph.render(line, capital=False, **ctx) for line in subject_t.split("\n"))
+    number = head.number or vn.so_van_ban("   ", d.get("doc_type", "BC"), head.issuer_code, d.get("ban", ""))
+    appendix = _appendix(inp, s, facts, heads, ctx)
+    if appendix is not None:      # which report it belongs to: it may be printed and filed apart
+        appendix.attached = ph.render(str((s.get("appendix") or {}).get("attached", "")), capital=False, strip=False,
+                                      **dict(ctx, so_hieu=number.removeprefix("Số: "), ngay=ngay(on),
+                                             issuer_short=head.issuer_short)).strip()   # a number's room is kept
     return ReportDocument(
         superior=head.superior,
         issuer=head.issuer,
-        number=head.number or vn.so_van_ban("   ", d.get("doc_type", "BC"), head.issuer_code, d.get("ban", "")),
+        number=number,
         organisation=head.organisation,
         place_date=head.place_date,
         title="BÁO CÁO",
@@ -300,7 +306,7 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
         sign_title=head.sign_title,
         signer=signer,
         recipients=list(head.recipients),
-        appendix=_appendix(inp, s, facts, heads, ctx),
+        appendix=appendix,
         warnings=warnings,
     )
 

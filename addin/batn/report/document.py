@@ -34,6 +34,7 @@ class Appendix:
     rows: list[list[str]]            # figures already written the Vietnamese way
     total: list[str]                 # the "Tổng cộng" row
     rate_columns: int = 0            # columns after the unit's name that are its sub-tree's "4/5" (Đã nộp, Đúng hạn)
+    attached: str = ""               # "(Kèm theo Báo cáo số 25-BC/TĐTN ngày 25/6/2026 của Ban Thường vụ Tỉnh Đoàn)"
 
 
 @dataclass

@@ -386,6 +386,9 @@ def add_appendix(document, doc: ReportDocument, lay: Mapping[str, Any]):
     p = add_line(document, a.title.upper(), lay, lay["subject_size_pt"], bold=True)
     p.paragraph_format.keep_with_next = True
     p = add_line(document, a.subtitle, lay, lay["subject_size_pt"], italic=True)
+    if a.attached:
+        p.paragraph_format.keep_with_next = True
+        p = add_line(document, a.attached, lay, lay["subject_size_pt"], italic=True)
     p.paragraph_format.space_after = Pt(lay["space_after_pt"])
     n_rate = a.rate_columns
     n_fig = len(a.header) - 2 - n_rate
