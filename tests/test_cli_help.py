@@ -205,3 +205,11 @@ def test_help_panels_are_vietnamese():
     assert top.exit_code == 0 and sub.exit_code == 0
     assert "Tùy chọn" in top.output and "Lệnh" in top.output and "Commands" not in top.output
     assert "Tham số" in sub.output and "[bắt buộc]" in sub.output and "[required]" not in sub.output
+
+
+@pytest.mark.parametrize("path", list(COMMANDS), ids=" ".join)
+def test_a_commands_summary_is_one_paragraph(path):
+    """The list of commands in `batn --help` prints each summary as the terminal wraps it: a line break
+    written into the docstring would break it mid-sentence ("…trong Google⏎ Drive của bạn")."""
+    summary = (COMMANDS[path].help or "").split("\n\n")[0]
+    assert "\n" not in summary.strip(), summary

@@ -326,8 +326,7 @@ def lich_su(unit: str = typer.Argument(..., metavar="MÃ_ĐƠN_VỊ",
             catalog: Optional[str] = typer.Option(None, "--catalog", help=f"Với “{IMPORT}”: bộ chỉ tiêu của bảng số liệu"),
             units: Optional[Path] = typer.Option(None, "--units", help=f"Với “{IMPORT}”: danh sách đơn vị (kể cả đơn vị cũ)"),
             as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON")) -> None:
-    """Các lần gửi báo cáo của một đơn vị và những số liệu đơn vị đã sửa; `lich-su nhap TỆP…` nhập số liệu
-    các kỳ trước vào sổ theo dõi."""
+    """Các lần gửi báo cáo của một đơn vị và những số liệu đơn vị đã sửa; `lich-su nhap TỆP…` nhập số liệu các kỳ trước vào sổ theo dõi."""
     if unit == IMPORT:
         if not files:
             err.print(f"[bold red]Lỗi:[/] cần ít nhất một tệp sau “{IMPORT}”")

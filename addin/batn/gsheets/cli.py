@@ -57,8 +57,7 @@ def dang_nhap(
                                       "của batn run)"),
     api_base: Optional[str] = typer.Option(None, "--api-base", hidden=True, help=API_BASE_HELP),
 ) -> None:
-    """Đăng nhập bằng tài khoản Google của mình (không cần Google Cloud): batn được tạo bảng tính trong Google
-    Drive của bạn và chia sẻ cho các đơn vị. Làm một lần trên mỗi máy."""
+    """Đăng nhập bằng tài khoản Google của mình (không cần Google Cloud): batn được tạo bảng tính trong Google Drive của bạn và chia sẻ cho các đơn vị. Làm một lần trên mỗi máy."""
     with clear_errors():
         from .signin import load_client, sign_in
 
@@ -88,8 +87,7 @@ def chot(
     credentials: Optional[Path] = typer.Option(None, "--credentials", help=CREDENTIALS_HELP),
     api_base: Optional[str] = typer.Option(None, "--api-base", hidden=True, help=API_BASE_HELP),
 ) -> None:
-    """Chốt số liệu khi hết hạn: khóa mọi vùng nhập của các đơn vị và ghi mốc chốt; từ đó mọi lần tổng hợp
-    báo đơn vị nào có số liệu khác lúc chốt là “sửa sau hạn”."""
+    """Chốt số liệu khi hết hạn: khóa mọi vùng nhập của các đơn vị và ghi mốc chốt; từ đó mọi lần tổng hợp báo đơn vị nào có số liệu khác lúc chốt là “sửa sau hạn”."""
     with clear_errors():
         from ..catalogue import load_catalogue
         from .auth import connect
@@ -129,8 +127,7 @@ def setup(
     period_config: Optional[Path] = typer.Option(None, "--period-config", help="Tệp thiết lập kỳ báo cáo (TOML)"),
     api_base: Optional[str] = typer.Option(None, "--api-base", hidden=True, help=API_BASE_HELP),
 ) -> None:
-    """Tạo mới hoặc cập nhật bảng tính dùng chung: trang hướng dẫn, trang/dòng của từng đơn vị,
-    kiểm tra dữ liệu nhập và khóa để mỗi đơn vị chỉ sửa được ô của mình."""
+    """Tạo mới hoặc cập nhật bảng tính dùng chung: trang hướng dẫn, trang/dòng của từng đơn vị, kiểm tra dữ liệu nhập và khóa để mỗi đơn vị chỉ sửa được ô của mình."""
     with clear_errors():
         from .auth import connect
         from .setup import load_editors, setup_spreadsheet
@@ -172,8 +169,7 @@ def consolidate(
     period_config: Optional[Path] = typer.Option(None, "--period-config", help="Tệp thiết lập kỳ báo cáo (TOML)"),
     api_base: Optional[str] = typer.Option(None, "--api-base", hidden=True, help=API_BASE_HELP),
 ) -> None:
-    """Đọc số liệu mọi đơn vị (ít lệnh gọi API nhất có thể), kiểm tra, tổng hợp, ghi kết quả trở lại
-    bảng tính; tùy chọn ghi tệp tổng hợp .xlsx và văn bản báo cáo."""
+    """Đọc số liệu mọi đơn vị (ít lệnh gọi API nhất có thể), kiểm tra, tổng hợp, ghi kết quả trở lại bảng tính; tùy chọn ghi tệp tổng hợp .xlsx và văn bản báo cáo."""
     if report and report.suffix.lower() not in (".docx", ".txt", ".md"):
         fail("Tệp báo cáo phải có đuôi .docx, .txt hoặc .md")
     with clear_errors():
