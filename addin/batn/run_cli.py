@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .cliutil import VietnameseTyper, finding_dict
+from . import vn
 from .textsafe import clean, json_ready, shown
 
 OK, HAS_ERRORS, CANNOT_RUN = 0, 1, 2
@@ -98,7 +99,7 @@ def run_command(config: Path, *, as_json: bool = False, quiet: bool = False, app
     else:
         out.print(f"{_stamp()} Lần chạy số {result.run_id}: {result.files} tệp, đã gửi báo cáo "
                   f"{result.sent}/{result.expected} đơn vị; {result.errors} lỗi, {result.warnings} cảnh báo; "
-                  f"{result.duration:.1f} giây.")
+                  f"{vn.so(round(result.duration, 1))} giây.")
     for c in result.changes:
         out.print(f"  - {_t(c.sentence())}")
     for p in result.written:
