@@ -65,6 +65,9 @@ TABLE_COLUMNS = {
 }
 
 
+TABLE_HEADINGS = ("Mã đơn vị", "Kỳ", "Chỉ tiêu", "Số liệu")      # as docs/lich-su.md shows them to a clerk
+
+
 def _key(text: object) -> str:
     """Text compared loosely: no accents (đ → d), lower case, single spaces, "_" as a space."""
     t = unicodedata.normalize("NFD", str(text or "")).replace("đ", "d").replace("Đ", "D")
@@ -135,7 +138,7 @@ def _read_table(path: Path, rows: list[list[object]], catalogue: Catalogue | Non
 
     header_at, cols = _header(rows)
     if cols is None:
-        wanted = ", ".join(f"“{v[0]}”" for v in TABLE_COLUMNS.values())
+        wanted = ", ".join(f"“{v}”" for v in TABLE_HEADINGS)
         return [], [finding("past-file", file=name, reason=f"không phải biểu mẫu batn, cũng không có dòng tiêu đề "
                                                            f"gồm các cột {wanted}")]
     if catalogue is None:

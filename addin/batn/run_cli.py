@@ -259,7 +259,7 @@ def import_command(files: list[Path], *, config: Optional[Path] = None, ledger: 
     periods = sorted({i.period for i in items})
     if new:
         out.print(f"Đã nhập vào sổ theo dõi {new} báo cáo của {len({i.unit for i in items})} đơn vị, "
-                  f"kỳ {', '.join(periods)} (lần nhập số {run_id}).")
+                  f"kỳ {', '.join(periods)} (lần ghi sổ số {run_id}).")
     elif items:
         out.print(f"Sổ theo dõi đã có đủ {len(items)} báo cáo này từ trước; không nhập thêm gì.")
     for p in problems:
