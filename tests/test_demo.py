@@ -35,4 +35,8 @@ def test_demo_runs_and_reports(tmp_path):
     assert stray and rows
     assert f"một số báo cáo còn sai sót về số liệu ({len(rows) - len(stray):02d} chỗ phải kiểm tra, điều chỉnh)" in text
     assert len(list((d / "bieu_mau").glob("*.xlsx"))) == 31
+    # the scheduled run's configuration comes with it, ready for `batn run DIR/batn-run.toml`
+    from batn.runconfig import load_config
+    cfg = load_config(d / "batn-run.toml")
+    assert cfg.units.resolve() == (d / "don_vi.csv").resolve() and cfg.period == "2026-H1"
     assert load_period("2026-H1").label == "6 tháng đầu năm 2026"

@@ -400,8 +400,8 @@ def test_config_refuses_other_sources_and_unknown_keys(tmp_path, golden, capsys)
 
 
 def test_example_config_runs_against_the_demo_layout(tmp_path, golden):
-    """scripts/examples/batn-run.toml, dropped into a folder laid out like `batn demo --out X`."""
-    example = Path(__file__).resolve().parents[1] / "scripts" / "examples" / "batn-run.toml"
+    """templates/demo/batn-run.toml, dropped into a folder laid out like `batn demo --out X` (which writes it)."""
+    example = Path(__file__).resolve().parents[1] / "templates" / "demo" / "batn-run.toml"
     cfg = load_config(example)
     assert cfg.period == "2026-H1" and cfg.units.name == "don_vi.csv" and cfg.sources[0].path.name == "hop_thu"
     ws = tmp_path / "demo"

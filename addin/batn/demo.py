@@ -193,6 +193,8 @@ def run_demo(out: str | Path, progress=None, today: date | None = None) -> DemoR
     on = today or deadline + timedelta(days=5)
     config = out / "thiet_lap_bao_cao.toml"
     config.write_bytes((templates_dir() / "demo" / "bao_cao.toml").read_bytes())
+    # the scheduled run's configuration, its paths relative to this folder: `batn run DIR/batn-run.toml`
+    (out / "batn-run.toml").write_bytes((templates_dir() / "demo" / "batn-run.toml").read_bytes())
     previous = out / previous_workbook().name
     previous.write_bytes(previous_workbook().read_bytes())
     # the workbook's cover says what the report says: issuer, number, place, date, signer

@@ -302,7 +302,7 @@ def _period_id(text: str, config: Optional[Path]) -> str:
 
 
 def run(config: Path = typer.Argument(..., metavar="TỆP_CẤU_HÌNH",
-                                      help="Tệp cấu hình lịch chạy (TOML), ví dụ scripts/examples/batn-run.toml"),
+                                      help="Tệp cấu hình lịch chạy (TOML); `batn demo` ghi một tệp mẫu có chú thích: batn-run.toml"),
         as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Chỉ in lỗi"),
         approved_only: bool = typer.Option(False, "--chi-da-duyet",
