@@ -178,6 +178,22 @@ def test_rates_per_sub_tree_in_the_status_table(demo):
     assert ws.cell(rows["CD_VPTU"], col["Đã nộp (cả cấp dưới)"]).value is None          # a leaf has none
 
 
+def test_unit_names_are_indented_by_their_depth(demo):
+    """The unit tree shows in the long tables: each name indented by its depth, which Excel and
+    LibreOffice draw only on a left-aligned cell (a "general" one ignores the indent)."""
+    r, cons = demo
+    wb = load_workbook(r.consolidated)
+    for sheet, code_col, name_col in ((L.SUMMARY_SHEET, 1, 2), (L.STATUS_SHEET, 2, 3)):
+        ws = wb[sheet]
+        seen = {}
+        for i in range(3, ws.max_row + 1):
+            code = ws.cell(i, code_col).value
+            if code in cons.units:
+                a = ws.cell(i, name_col).alignment
+                seen[code] = (a.horizontal, a.indent)
+        assert seen["TD_AG"][1] == 0 and seen["DCA"] == ("left", 1) and seen["CD_VPTU"] == ("left", 2), (sheet, seen)
+
+
 def test_chart_parts(demo):
     r, cons = demo
     with zipfile.ZipFile(r.consolidated) as z:

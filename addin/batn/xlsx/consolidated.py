@@ -84,7 +84,8 @@ def _indents(st: CellStyles, cons: Consolidation) -> dict[tuple[int, bool], int]
     registered before the rows stream. Keyed by (depth, has units under it)."""
     kids = cons.tree.children
     keys = {(r.depth, bool(kids[r.code])) for r in cons.units.values()}
-    return {(d, k): st.id(alignment=Alignment(indent=d), font=Font(bold=k)) for d, k in sorted(keys)}
+    # indent needs a left alignment: Excel and LibreOffice ignore it on a "general" one
+    return {(d, k): st.id(alignment=Alignment(horizontal="left", indent=d), font=Font(bold=k)) for d, k in sorted(keys)}
 
 
 def _name_styles(cons: Consolidation, styles: dict[tuple[int, bool], int]) -> Iterator[int]:
