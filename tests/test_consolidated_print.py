@@ -194,6 +194,13 @@ def test_unit_names_are_indented_by_their_depth(demo):
         assert seen["TD_AG"][1] == 0 and seen["DCA"] == ("left", 1) and seen["CD_VPTU"] == ("left", 2), (sheet, seen)
 
 
+def test_a_narrative_rows_number_stands_beside_its_first_line(demo):
+    r, cons = demo
+    ws = load_workbook(r.consolidated)[cons.catalogue.narratives[0].sheet]
+    a = ws["A4"].alignment
+    assert ws["A4"].value == 1 and (a.horizontal, a.vertical) == ("center", "top")
+
+
 def test_chart_parts(demo):
     r, cons = demo
     with zipfile.ZipFile(r.consolidated) as z:

@@ -396,7 +396,7 @@ class NarrativeRows:
 
 # The input area's cells, as openpyxl attributes: "stt" numbers a row, "input" is where a clerk types.
 _NARRATIVE_STYLE = {
-    "stt": {"border": BOX},
+    "stt": {"border": BOX, "alignment": Alignment(horizontal="center", vertical="top")},   # beside its text's first line
     "input": {"fill": INPUT_FILL, "protection": UNLOCKED, "border": BOX,
               "alignment": Alignment(wrap_text=True, vertical="top")},
 }
