@@ -6,6 +6,25 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from ..numbers import finite
 from ..textsafe import clean
 
+# The number formats of what batn writes for people to read (the consolidated workbook: its tables,
+# charts and the root's figures). "[$-42A]" (Vietnamese) makes LibreOffice, and so the PDF of
+# `consolidate --pdf`, write 1.927 and 29,4% on a machine set to English, where "#,##0" prints
+# "1,927": the very "1,644" a Vietnamese reader takes for one point six. Excel draws its own system's
+# separators whatever the tag. A unit template's input cells keep the plain "#,##0".
+NUMBER = "[$-42A]#,##0"
+PERCENT = "[$-42A]0.0%"
+_TAGGED = {"#,##0": NUMBER, "0.0%": PERCENT}
+
+
+def vietnamese_numbers(ws) -> None:
+    """The sheet's plain number formats given the Vietnamese tag (NUMBER, PERCENT)."""
+    for row in ws.iter_rows():
+        for cell in row:
+            tagged = _TAGGED.get(cell.number_format)
+            if tagged is not None:
+                cell.number_format = tagged
+
+
 HEADER_FILL = PatternFill("solid", fgColor="BDD7EE")
 THIN = Side(style="thin", color="808080")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)

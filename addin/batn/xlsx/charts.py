@@ -22,7 +22,9 @@ from openpyxl.utils import get_column_letter
 from ..completeness import STATUS_BUCKETS, Group
 from ..model import Catalogue
 from ..rollup import Consolidation
-from .cells import put
+from .cells import NUMBER, put
+
+CHANGE = "[$-42A]0.0"      # a change in percent, "-11,7" on any machine (see cells.NUMBER)
 from .printing import PageText, print_setup
 
 SHEET = "Biểu đồ"
@@ -84,7 +86,7 @@ def _title(text: str, size: float = 11) -> Title:
     return Title(tx=Text(rich=RichText(p=[para])), overlay=False)
 
 
-def _values_shown(ch: BarChart, number_format: str = "#,##0") -> None:
+def _values_shown(ch: BarChart, number_format: str = NUMBER) -> None:
     """Each bar's figure at its end, and nothing else (LibreOffice would add the names)."""
     ch.dataLabels = DataLabelList()
     ch.dataLabels.showVal = True
@@ -107,7 +109,7 @@ def _bar(title: str, width: float, height: float, *, stacked: bool = False) -> B
     ch.x_axis.delete = False
     ch.y_axis.delete = False
     ch.y_axis.majorGridlines = None
-    ch.y_axis.number_format = "#,##0"
+    ch.y_axis.number_format = NUMBER
     ch.x_axis.txPr = _text(8)
     ch.y_axis.txPr = _text(8)
     ch.legend = None
@@ -176,13 +178,15 @@ def previous_chart(ws, data: _Data, catalogue: Catalogue, codes: Sequence[str], 
         rows.append([catalogue[code].label, b, a, change])
     first, last = data.block(f"So với {before_label}", ["Chỉ tiêu", before_label.capitalize(), "Kỳ này", "Tăng/giảm (%)"],
                              rows)
+    for r in range(first + 1, last + 1):       # LibreOffice labels the bars with the cells' own format
+        ws.cell(r, DATA_COL + 3).number_format = CHANGE
     ch = _bar(f"Tăng, giảm so với {before_label} (%)", FULL_CM, _height(len(codes), 5.0, 0.8))
     ch.add_data(Reference(ws, min_col=DATA_COL + 3, min_row=first, max_row=last), titles_from_data=True)
     ch.set_categories(Reference(ws, min_col=DATA_COL, min_row=first + 1, max_row=last))
     ch.series[0].graphicalProperties.solidFill = "4472C4"
     ch.series[0].invertIfNegative = False
     ch.x_axis.tickLblPos = "low"          # names left of the chart, clear of bars that go below zero
-    _values_shown(ch, "0.0")
+    _values_shown(ch, CHANGE)
     ch.y_axis.number_format = "0"
     return _anchor(ws, ch, row)
 

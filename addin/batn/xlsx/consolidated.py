@@ -29,7 +29,7 @@ from ..safeio import atomic_path
 from ..review import REVIEW_NAMES, review_counts
 from ..tables import (FINDINGS_HEADER, FINDINGS_WIDTHS, STATUS_HEADER, STATUS_WIDTHS, consolidation_findings_rows, sent_line,
                       status_body, summary_body, summary_header, total_row)
-from .cells import finding_alignment, findings_sheet_head, header_row, put, wrapped_height
+from .cells import NUMBER, finding_alignment, findings_sheet_head, header_row, put, vietnamese_numbers, wrapped_height
 from .charts import SHEET as CHARTS_SHEET, main_indicators, write_charts_sheet
 from .cover import cover_print, write_cover, write_signature
 from .printing import PageText, across, print_setup
@@ -113,8 +113,8 @@ def _summary_sheet(wb, cons: Consolidation) -> SheetBody:
     ws.column_dimensions["A"].hidden = True
     ws.freeze_panes = "D3"
     st = CellStyles(ws)
-    number, bold = st.id(number_format="#,##0"), st.id(font=Font(bold=True))
-    bold_number = st.id(font=Font(bold=True), number_format="#,##0")
+    number, bold = st.id(number_format=NUMBER), st.id(font=Font(bold=True))
+    bold_number = st.id(font=Font(bold=True), number_format=NUMBER)
     width = 3 + len(cat.codes)
 
     name_style = _indents(st, cons)          # the indent is the cell's, so the name stays clean
@@ -216,6 +216,7 @@ def _data_sheet(wb, cons: Consolidation, paper: Paper) -> None:
     rows, _ = layout_rows(cons.catalogue)
     last = write_signature(ws, FIRST_TABLE_ROW + len(rows), head)
     cover_print(ws, cons, last)
+    vietnamese_numbers(ws)          # the totals print 1.927 on any machine (cells.NUMBER)
 
 
 def _order(wb) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 from ..model import Catalogue
-from .cells import LINE_HEIGHT_PT, put, text_lines
+from .cells import LINE_HEIGHT_PT, NUMBER, PERCENT, put, text_lines
 
 TARGETS_SHEET = "Chỉ tiêu kế hoạch"
 _THIN = Side(style="thin", color="808080")
@@ -67,8 +67,8 @@ def write_targets_sheet(wb, cat: Catalogue, values) -> None:
         lines = max(text_lines(str(row[1]), 52), text_lines(str(row[3]), 26))
         if lines > 1:                      # LibreOffice does not size wrapped rows
             ws.row_dimensions[r].height = LINE_HEIGHT_PT * lines
-        ws.cell(r, 5).number_format = "#,##0"
-        ws.cell(r, 6).number_format = "0.0%"
+        ws.cell(r, 5).number_format = NUMBER
+        ws.cell(r, 6).number_format = PERCENT
         verdict = str(row[6]).replace(" chỉ tiêu", "")
         if verdict in _VERDICT_FILL:
             ws.cell(r, 7).fill = PatternFill("solid", fgColor=_VERDICT_FILL[verdict])
