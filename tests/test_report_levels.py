@@ -236,3 +236,22 @@ def test_a_report_from_a_blank_template_says_it_has_no_figures(tmp_path):
     r = CliRunner().invoke(app, ["report", str(blank), "--out", str(tmp_path / "bc.txt"), "--date", "2026-06-25"])
     assert r.exit_code == 0, r.output
     assert "chưa có số liệu nào (biểu mẫu còn trống)" in " ".join(r.output.split())
+
+
+def test_a_report_of_a_units_own_figures_speaks_of_that_unit(tmp_path):
+    """A unit's filled template (its own figures, not a consolidation): the sentences' subject is the
+    unit itself (report-style: "for one unit: its own name"), not "các chi đoàn" of its level."""
+    import random
+
+    from batn.demo import sample_values
+    from batn.pipeline import load_period
+    from batn.xlsx.template import write_template
+
+    cat = load_catalogue("3tn-2024")
+    own = write_template(tmp_path / "rieng.xlsx", cat, BASE, load_period("2026-H1"),
+                         values=sample_values(cat, random.Random(3), 12))
+    out = tmp_path / "bc.txt"
+    r = CliRunner().invoke(app, ["report", str(own), "--out", str(out), "--date", "2026-06-25"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(out.read_text(encoding="utf-8").split())
+    assert f"{BASE.name} có " in text and "Các chi đoàn có" not in text

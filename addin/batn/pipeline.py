@@ -267,6 +267,7 @@ def report_input_from_workbook(path: str | Path, tree: UnitTree | None = None,
         as_of=as_of if isinstance(as_of, datetime) else None,
         facts=facts,
         parent=parent,
+        own_figures=not sub.is_total,      # "Đoàn các cơ quan Đảng tỉnh có…", not "các cơ sở Đoàn trực thuộc có…"
     )
 
 

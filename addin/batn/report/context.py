@@ -47,6 +47,7 @@ class ReportInput:
     previous: PreviousPeriod | None = None        # the earlier period compared with (--previous, the ledger)
     facts: WorkbookFacts | None = None            # late / missing units, lỗi, sub-unit totals
     parent: Unit | None = None                    # the issuing unit's parent in the units file, when known
+    own_figures: bool = False                     # the unit's own figures (a filled template), not a consolidation
 
 
 def review_summary(counts: dict[str, int]) -> dict[str, int] | None:
@@ -204,8 +205,10 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
         ph.compare = cmp.phrase
     elif "so_voi" in inp.extra:    # an older caller's own comparison function
         ph.compare = inp.extra["so_voi"]
+    own_subject = str((s.get("text") or {}).get("subject", "")).strip()
+    subject = u.name if inp.own_figures and not own_subject else subject_for(u, s)   # one unit: its own name
     ctx: dict[str, Any] = {"period": inp.period, "unit": u, "parent": inp.parent, "issuer_short": head.issuer_short,
-                           "above": head.addressee, "subject": subject_for(u, s), "year": inp.period.end.year}
+                           "above": head.addressee, "subject": subject, "year": inp.period.end.year}
     limit = int(t.get("max_examples", 8))
     facts = inp.facts or WorkbookFacts()
 
