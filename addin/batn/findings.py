@@ -58,3 +58,11 @@ def skipped_reason(f: Finding) -> str | None:
         return None
     head = _kinds()["skipped-file"]["message"].split("{reason}")[0]
     return f.message[len(head):] if f.message.startswith(head) else f.message
+
+
+def in_words(english: str, table, otherwise: str) -> str:
+    """A library's English reason ("file is not a database", calamine's "cell limit") said in
+    Vietnamese: the text of the first row of `table` ((words, text), …) one of whose words it
+    contains, else `otherwise`. The clerk is told what to do, not what the library said."""
+    low = english.lower()
+    return next((text for words, text in table if any(w in low for w in words)), otherwise)

@@ -177,18 +177,21 @@ class LedgerError(ValueError):
     fix: the command line says it in one line (cliutil.clear_errors), never as a traceback."""
 
 
+_DATABASE_TROUBLE = (
+    (("not a database", "file is encrypted"),
+     "tệp này không phải sổ theo dõi của batn (tệp .sqlite3 do batn run ghi); hãy kiểm tra lại đường dẫn --ledger"),
+    (("locked", "busy"), "sổ đang được một lệnh batn khác ghi; hãy chờ lệnh đó xong rồi chạy lại"),
+    (("malformed", "corrupt"), "sổ bị hỏng; hãy dùng bản sao lưu gần nhất của sổ"),
+    (("readonly", "read-only", "unable to open"),
+     "không mở hoặc không ghi được tệp sổ (quyền truy cập, ổ đĩa hoặc thư mục không ghi được)"),
+)
+
+
 def _database_trouble(e: sqlite3.DatabaseError) -> str:
     """SQLite's English reason, said for the person running batn."""
-    text = str(e).lower()
-    if "not a database" in text or "file is encrypted" in text:
-        return "tệp này không phải sổ theo dõi của batn (tệp .sqlite3 do batn run ghi); hãy kiểm tra lại đường dẫn --ledger"
-    if "locked" in text or "busy" in text:
-        return "sổ đang được một lệnh batn khác ghi; hãy chờ lệnh đó xong rồi chạy lại"
-    if "malformed" in text or "corrupt" in text:
-        return "sổ bị hỏng; hãy dùng bản sao lưu gần nhất của sổ"
-    if "readonly" in text or "read-only" in text or "unable to open" in text:
-        return "không mở hoặc không ghi được tệp sổ (quyền truy cập, ổ đĩa hoặc thư mục không ghi được)"
-    return "tệp sổ không dùng được (lỗi của SQLite)"
+    from .findings import in_words
+
+    return in_words(str(e), _DATABASE_TROUBLE, "tệp sổ không dùng được (lỗi của SQLite)")
 
 
 @dataclass(frozen=True)

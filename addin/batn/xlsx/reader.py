@@ -23,7 +23,7 @@ from python_calamine import CalamineWorkbook
 
 from .. import layout as L
 from ..catalogue import CatalogueError, load_catalogue
-from ..findings import figure_findings, finding
+from ..findings import figure_findings, finding, in_words
 from ..model import FILE_TIME, SAVED_IN_FILE, Catalogue, Severity, Submission
 from ..numbers import parse_figure, readable
 from ..safeio import FileTooLarge, NotARegularFile, kind_of, read_regular
@@ -384,18 +384,15 @@ def _block_risky_cells(sub: Submission, path: Path, pkg: Package, grid: "XmlGrid
 
 def calamine_reason(e: Exception) -> str:
     """python-calamine's error, said for a clerk."""
-    text = str(e).lower()
-    if "entity" in text:
-        from .package import UNSAFE_XML
-        return f"một trang tính {UNSAFE_XML}"
-    if "cell limit" in text or "too large" in text:
-        return "một trang tính có quá nhiều ô (vượt giới hạn đọc), có thể là tệp độc hại"
-    if "encrypt" in text or "password" in text:
-        return "tệp có đặt mật khẩu; hãy gỡ mật khẩu rồi gửi lại"
-    if "detect" in text and "format" in text:
-        return "không nhận ra định dạng bảng tính (nội dung không đúng với đuôi tệp hoặc đã bị hỏng)"
-    # the library's own words are English: the clerk is told what to do, not what it said
-    return "nội dung hỏng, không đọc được; hãy mở tệp bằng Excel, lưu lại rồi gửi lại"
+    from .package import UNSAFE_XML
+
+    return in_words(str(e), (
+        (("entity",), f"một trang tính {UNSAFE_XML}"),
+        (("cell limit", "too large"), "một trang tính có quá nhiều ô (vượt giới hạn đọc), có thể là tệp độc hại"),
+        (("encrypt", "password"), "tệp có đặt mật khẩu; hãy gỡ mật khẩu rồi gửi lại"),
+        (("detect format", "cannot detect", "could not detect"),
+         "không nhận ra định dạng bảng tính (nội dung không đúng với đuôi tệp hoặc đã bị hỏng)"),
+    ), "nội dung hỏng, không đọc được; hãy mở tệp bằng Excel, lưu lại rồi gửi lại")
 
 
 def _rows_needed(names: dict[str, str]) -> dict[str, int]:
