@@ -88,6 +88,10 @@ def test_comparisons_inside_the_sentences_the_doan_way():
     # a ratio compares rates: 85,4% now, 63,4% then
     assert "đạt 85,4% (tăng 22% so với cùng kỳ năm 2025)" in text
     assert "Một số kết quả chính" not in text
+    # a province may say the year only once ([comparison] same_half_again): then "so với cùng kỳ"
+    _, once = text_of(report_input(), settings(comparison={"same_half_again": "cùng kỳ"}))
+    assert once.count("so với cùng kỳ năm 2025") + once.count("bằng cùng kỳ năm 2025") == 1
+    assert "(tăng 18 lớp so với cùng kỳ)" in once or "(tăng 18 lớp so với cùng kỳ năm 2025)" in once
 
 
 def test_no_previous_period_no_comparison():

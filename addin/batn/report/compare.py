@@ -41,6 +41,13 @@ class Comparison:
         self.codes = set(codes) if codes else None
         self.min_base = float(wording.get("percent_min_base", 100))   # type: ignore[arg-type]
         self.prev_label = previous_label(current, previous.period, wording, render)   # type: ignore[arg-type]
+        # After its first mention the earlier period is "cùng kỳ" (`same_half_again`): "so với cùng kỳ
+        # năm 2025" ten times over reads as machine-made. Other kinds of period keep their label.
+        same_half = current.kind in ("H1", "H2") and current.kind == previous.period.kind
+        again = str(wording.get("same_half_again", "") or "") if same_half else ""
+        self.again_label = render(again, year=previous.period.end.year, label=previous.period.label) if again \
+            else self.prev_label
+        self.said = False
         self.den = dict(catalogue.ratios)
 
     def _pair(self, code: str) -> tuple[float, float] | None:
@@ -66,7 +73,8 @@ class Comparison:
         cur, old = pair
         if cur == 0:
             return ""            # the zero sentence says it; "giảm 100%" reads as an accusation
-        ctx = {"prev": self.prev_label}
+        ctx = {"prev": self.again_label if self.said else self.prev_label}
+        self.said = True
         if round(cur, 1) == round(old, 1):
             return self.render(self.w["same"], **ctx)
         diff = abs(cur - old)
