@@ -255,3 +255,17 @@ def test_a_report_of_a_units_own_figures_speaks_of_that_unit(tmp_path):
     assert r.exit_code == 0, r.output
     text = " ".join(out.read_text(encoding="utf-8").split())
     assert f"{BASE.name} có " in text and "Các chi đoàn có" not in text
+
+
+def test_settings_saved_by_notepad_with_a_bom_are_read(tmp_path):
+    """Windows Notepad saves UTF-8 with a byte-order mark: the province's file is still theirs."""
+    from batn.periods import load_period_config
+    from batn.report.context import load_settings
+    from batn.resources import templates_dir
+
+    bom = tmp_path / "bao_cao.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + '[document]\nplace = "Cà Mau"\n'.encode("utf-8"))
+    assert load_settings(bom)["document"]["place"] == "Cà Mau"
+    periods = tmp_path / "ky.toml"
+    periods.write_bytes(b"\xef\xbb\xbf" + (templates_dir() / "periods.toml").read_bytes())
+    assert load_period_config(periods) == load_period_config(templates_dir() / "periods.toml")

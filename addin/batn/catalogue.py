@@ -146,7 +146,7 @@ def load_catalogue(ref: str | Path | Catalogue) -> Catalogue:
         cat = catalogue_from_workbook(path)
     else:
         try:
-            data = load_yaml(path.read_text(encoding="utf-8"))
+            data = load_yaml(path.read_text(encoding="utf-8-sig"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
             raise CatalogueError(f"Không đọc được tệp bộ chỉ tiêu {path.name}: {unreadable_text(e)}") from None
         if not isinstance(data, dict):

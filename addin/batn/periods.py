@@ -33,6 +33,7 @@ import sys
 import unicodedata
 from datetime import date, timedelta
 from os import PathLike
+from pathlib import Path
 from typing import Any, Mapping
 
 from .model import Period
@@ -96,8 +97,7 @@ def load_period_config(path: str | PathLike) -> dict:
     """Read the periods settings (TOML, e.g. templates/periods.toml) and check their form;
     a bad file raises ValueError with a Vietnamese message."""
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))      # Notepad's BOM is no mistake
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ValueError(f"Tệp cấu hình kỳ báo cáo '{path}' không đọc được: {unreadable_text(e)}") from e
     _settings(data)

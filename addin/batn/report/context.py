@@ -66,7 +66,7 @@ def load_settings(path: str | Path | None = None) -> dict:
     base = tomllib.loads((templates_dir() / "report.toml").read_text(encoding="utf-8"))
     if path:
         try:
-            over = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            over = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))     # Notepad's BOM is no mistake
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
             raise ValueError(f"Không đọc được tệp thiết lập {path}: {unreadable_text(e)}") from e
         typos = _misspelt(base, over)

@@ -438,7 +438,7 @@ def check_authoring(path: str | Path) -> list[Problem]:
         from ..resources import load_yaml
 
         try:
-            data = load_yaml(path.read_text(encoding="utf-8"))
+            data = load_yaml(path.read_text(encoding="utf-8-sig"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
             raise CatalogueError(f"Không đọc được {path.name}: {unreadable_text(e)}") from None
         return catalogue_problems(data)
