@@ -116,6 +116,17 @@ def test_only_approved_reports_count_and_the_others_stay_the_units(world):
     reminded = {r.code: r for r in reminders_for(cons)}
     assert "A2" in reminded and reminded["A2"].problems and reminded["A2"].file.endswith("A2.xlsx")
     assert "A1" not in reminded                                       # the office has to approve it, not the unit
+    # a unit that sent twice: the older file is "đã có tệp mới hơn", named where the table lists set-aside files
+    from batn.scheduled import _status_of
+    from batn.tables import STATUS_HEADER, status_body
+
+    send("A2", name="A2_cu.xlsx", when=datetime(2024, 12, 1, 9, 0))
+    twice = consolidate_inbox(inbox, tree, cat, period, approved_only=True)
+    r = twice.units["A2"]
+    assert [s.source.rsplit("/", 1)[-1] for s in r.held] == ["A2.xlsx", "A2_cu.xlsx"]
+    assert _status_of(r.held[0], twice) == HAS_ERRORS and _status_of(r.held[1], twice) == "đã có tệp mới hơn"
+    row = next(x for x in status_body(twice) if x[1] == "A2")
+    assert row[STATUS_HEADER.index("Tệp")].endswith("A2.xlsx") and "A2_cu.xlsx" in row[STATUS_HEADER.index("Tệp bị bỏ qua")]
     from batn.rollup import consolidate
 
     approved = consolidate([everything.units[c].submission for c in ("A1", "A2")], tree, cat, period,
@@ -182,7 +193,13 @@ def test_a_consolidated_workbook_saved_into_its_own_inbox_is_not_read_as_a_repor
     assert again.units["T"].submission is None
     skipped = [f for f in again.findings if f.kind == "skipped-file" and f.file.endswith("TongHop_T.xlsx")]
     assert len(skipped) == 1 and "tệp tổng hợp của chính đơn vị đang tổng hợp" in skipped[0].message
-    # the same workbook one level up is B's (or T's) report as usual: see the test above
+    # alone, the same kind of workbook is the district's report to the level above, even with --root
+    b = consolidate_inbox(inbox, tree, cat, period, root="B")
+    up = inbox.parent / "tinh"
+    write_consolidated(b, up / "TongHop_B.xlsx")
+    at_province = consolidate_inbox(up, tree, cat, period, root="B")
+    assert at_province.totals == b.totals and at_province.units["B"].submission is not None
+    assert not [f for f in at_province.findings if f.kind == "skipped-file"]
 
 
 def test_narratives_carry_the_unit_name_and_formulas_stay_text(world, tmp_path):

@@ -303,7 +303,7 @@ def consolidation_dict(cons) -> dict:
     def unit(r) -> dict:
         t = tallies.get(r.code)
         out = {"code": r.code, "name": r.name, "status": r.status,
-               "file": shown(r.submission.source) if r.submission else ""}
+               "file": shown(r.newest_file.source) if r.newest_file else ""}
         if t is not None:               # an intermediate unit: its own sub-tree's rates
             out.update(sent_below=t.sent, on_time_below=t.in_time, expected_below=t.expected)
         if cons.reviews:

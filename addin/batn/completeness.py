@@ -62,7 +62,7 @@ class Tally:
 
 
 def is_late(r: UnitResult) -> bool:
-    sub = r.submission
+    sub = r.newest_file
     return bool(sub and r.deadline and sub.received
                 and datetime.fromtimestamp(sub.received) > datetime.combine(r.deadline, time.max))
 

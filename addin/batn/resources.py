@@ -43,15 +43,13 @@ def unreadable_text(e: Exception) -> str:
     """Why a content file (settings, a catalogue, a run's configuration) cannot be used, said for the
     person who wrote it: the line and column of a TOML or YAML mistake, the operating system's refusal
     in Vietnamese; never the parser's English."""
-    import tomllib
-
     from .safeio import os_words
 
     if isinstance(e, OSError):            # the caller names the file
         return os_words(e)
     if isinstance(e, UnicodeDecodeError):
         return "tệp không phải văn bản mã UTF-8 (hãy lưu lại tệp với bảng mã UTF-8)"
-    if isinstance(e, tomllib.TOMLDecodeError):
+    if type(e).__name__ == "TOMLDecodeError":       # tomllib's, or tomli's on Python 3.10
         m = _AT.search(str(e))
         return f"sai cú pháp TOML ở dòng {m[1]}, cột {m[2]}" if m else "sai cú pháp TOML"
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)     # yaml.MarkedYAMLError

@@ -249,12 +249,15 @@ def consolidate(submissions: Iterable[Submission], tree: UnitTree, catalogue: Ca
     # then stands (pick_submissions); a file with no unit code is never anyone's.
     wrong = {"wrong-period", "wrong-catalogue", "unknown-unit", "not-a-template", "skipped-file"}
     usable = [s for s in all_subs if not any(f.kind in wrong for f in s.findings)]
-    # A consolidated workbook of the consolidating unit itself (an earlier run's output saved into the
-    # inbox): the result of a consolidation, never a report sent up to it.
-    for s in usable:
-        if s.unit == root and s.is_total:
-            findings.append(finding("skipped-file", file=s.source, reason=OWN_TOTAL))
-    usable = [s for s in usable if not (s.unit == root and s.is_total)]
+    # A consolidated workbook of the consolidating unit itself beside the reports of units under it: an
+    # earlier run's output saved into the inbox, never a report sent up to it. Alone (the level above
+    # consolidating one district with --root), it is that district's report, taken as given.
+    below = set(sub_tree.walk(root)[1:])
+    if any(s.unit in below for s in usable):
+        for s in usable:
+            if s.unit == root and s.is_total:
+                findings.append(finding("skipped-file", file=s.source, reason=OWN_TOTAL))
+        usable = [s for s in usable if not (s.unit == root and s.is_total)]
     former: set[int] = set()
     for s in usable:
         if s.unit in tree.former:           # sent under a former code: it counts for the successor

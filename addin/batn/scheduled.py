@@ -179,8 +179,10 @@ def _status_of(sub: Submission, cons: Consolidation) -> str:
         return r.status
     if any(s is sub for s in r.ignored):
         return "đã có tệp mới hơn"
-    if any(s is sub for s in r.held):
+    if r.held and r.held[0] is sub:
         return r.status                  # chờ duyệt, or có lỗi: held back from the totals until approved
+    if any(s is sub for s in r.held):
+        return "đã có tệp mới hơn"
     return "không dùng"
 
 
@@ -410,7 +412,7 @@ def _load_inputs(cfg: RunConfig):
     except FileNotFoundError:
         raise ConfigError(f"Không có tệp danh sách đơn vị {cfg.units}") from None
     except UnitsFileError as e:
-        raise ConfigError(f"Danh sách đơn vị {cfg.units}:\n{e}") from None
+        raise ConfigError(str(e)) from None          # it names the file itself
     try:
         catalogue = load_catalogue(cfg.catalogue)
     except (CatalogueError, FileNotFoundError, KeyError) as e:

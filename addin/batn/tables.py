@@ -104,7 +104,8 @@ def status_body(cons: Consolidation, indent: str = INDENT,
                file_name(cons, sub.source) if sub else "",
                # 0 = not known (a unit read from a Google Sheet has no file to date)
                datetime.fromtimestamp(sub.received) if sub and sub.received else None,
-               r.deadline, r.errors, r.warnings, "; ".join(file_name(cons, s.source) for s in r.ignored)]
+               r.deadline, r.errors, r.warnings,
+               "; ".join(file_name(cons, s.source) for s in (r.ignored if r.submission else r.held[1:]))]
 
 
 def summary_frame(cons: Consolidation) -> "pd.DataFrame":
