@@ -139,9 +139,13 @@ def test_a_file_named_to_be_checked_that_is_no_workbook_is_a_loi(tmp_path, monke
     with zipfile.ZipFile(tmp_path / "cong_van.docx", "w") as z:
         z.writestr("word/document.xml", "<w:document xmlns:w='http://schemas.openxmlformats.org/wordprocessingml/2006/main'/>")
     (tmp_path / "ghi_chu.txt").write_text("Kính gửi Tỉnh Đoàn", encoding="utf-8")
+    (tmp_path / "bao_cao.pdf").write_bytes(b"%PDF-1.4\n")
+    (tmp_path / "anh_chup.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF")
     (tmp_path / "trong").mkdir()
-    for name, said in (("cong_van.docx", "đây là tệp Word (.docx), không chứa sổ tính Excel"),
-                       ("ghi_chu.txt", "tệp văn bản, không phải bảng tính")):
+    for name, said in (("cong_van.docx", "đây là tệp Word (.docx), không phải bảng tính"),
+                       ("ghi_chu.txt", "đây là tệp văn bản, không phải bảng tính"),
+                       ("bao_cao.pdf", "đây là tệp PDF, không phải bảng tính"),
+                       ("anh_chup.jpg", "đây là tệp ảnh (JPEG), không phải bảng tính")):
         raw = _vietnamese(_run("validate", name), code=1)
         text = " ".join(raw.split())
         assert f"lỗi Không mở được tệp: {said}" in text and "bị đổi đuôi" not in text, text

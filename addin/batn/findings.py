@@ -56,8 +56,10 @@ def skipped_reason(f: Finding) -> str | None:
     """The reason of a `skipped-file` finding (what follows "Bỏ qua tệp này: "), None for another kind."""
     if f.kind != "skipped-file":
         return None
-    head = _kinds()["skipped-file"]["message"].split("{reason}")[0]
-    return f.message[len(head):] if f.message.startswith(head) else f.message
+    head, _, tail = _kinds()["skipped-file"]["message"].partition("{reason}")
+    if f.message.startswith(head) and f.message.endswith(tail) and len(f.message) >= len(head) + len(tail):
+        return f.message[len(head):len(f.message) - len(tail)]
+    return f.message
 
 
 def in_words(english: str, table, otherwise: str) -> str:

@@ -129,7 +129,9 @@ def _named_not_a_workbook(f: Finding) -> Finding:
 
     reason = skipped_reason(f) or ""
     if reason.startswith(NOT_A_WORKBOOK + " (") and reason.endswith(")"):
-        return finding("unreadable-file", file=f.file, reason=reason[len(NOT_A_WORKBOOK) + 2:-1])
+        what = reason[len(NOT_A_WORKBOOK) + 2:-1]
+        return finding("unreadable-file", file=f.file, reason=f"đây là {what}, không phải bảng tính"
+                       if what.startswith("tệp ") and ";" not in what else what)
     return f
 
 

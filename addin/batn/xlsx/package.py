@@ -83,14 +83,24 @@ def sniff(path: Path, data: bytes | None = None) -> str:
         return "ole"
     if head.startswith(b"PK"):
         return "zip"
+    named = path.name.lower().endswith(SPREADSHEET_EXTENSIONS)
+    for magic, what in _OTHER_FILES:
+        if head.startswith(magic) or (magic == b"ftyp" and head[4:8] == magic):
+            # named like a workbook: a broken report, told what to send; otherwise only what it is
+            raise Unreadable(f"{what} bị đổi đuôi thành bảng tính; hãy gửi tệp .xlsx của biểu mẫu" if named else what)
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")):
         raise Unreadable("tệp HTML (trang web) bị đổi đuôi thành bảng tính; hãy mở bằng Excel và lưu lại dạng .xlsx")
     if text.startswith(b"<?xml"):
         raise Unreadable("tệp XML (có thể là “XML Spreadsheet 2003”) không phải .xlsx; hãy lưu lại dạng .xlsx")
-    if not path.name.lower().endswith(SPREADSHEET_EXTENSIONS):      # "ghi_chu.txt": not renamed, just not a workbook
-        raise Unreadable("tệp văn bản, không phải bảng tính")
+    if not named:                       # "ghi_chu.txt": not renamed, just not a workbook
+        raise Unreadable("tệp văn bản")
     raise Unreadable("tệp văn bản hoặc CSV bị đổi đuôi thành bảng tính; hãy mở bằng Excel và lưu lại dạng .xlsx")
+
+
+# What else arrives in an inbox: a scan or a photo of the paper report, its PDF.
+_OTHER_FILES = ((b"%PDF", "tệp PDF"), (b"\xff\xd8\xff", "tệp ảnh (JPEG)"), (b"\x89PNG", "tệp ảnh (PNG)"),
+                (b"ftyp", "tệp ảnh hoặc video của điện thoại (HEIC, MP4)"))
 
 
 def _ole_is_encrypted(path: Path, data: bytes | None = None) -> bool:
@@ -291,8 +301,11 @@ def open_package(path: Path, data: bytes | None = None) -> Package:
             if "xl/workbook.xml" not in members:
                 other = ("Word (.docx)" if "word/document.xml" in members else
                          "PowerPoint (.pptx)" if "ppt/presentation.xml" in members else "")
+                if other and not path.name.lower().endswith(SPREADSHEET_EXTENSIONS):
+                    raise Unreadable(f"tệp {other}")
                 if other:
-                    raise Unreadable(f"đây là tệp {other}, không chứa sổ tính Excel; hãy gửi tệp bảng tính .xlsx của biểu mẫu")
+                    raise Unreadable(f"tệp {other} bị đổi đuôi thành bảng tính, không chứa sổ tính Excel; "
+                                     "hãy gửi tệp .xlsx của biểu mẫu")
                 raise Unreadable("tệp nén không chứa sổ tính Excel (thiếu xl/workbook.xml)")
             pkg = Package("xlsx", has_macros="xl/vbaProject.bin" in members,
                           external_links=sum(1 for m in members if m.startswith("xl/externalLinks/externalLink")))
