@@ -24,15 +24,26 @@ def test_parse_figure(cell, value, problem):
 
 
 @pytest.mark.parametrize("text, whole, whole_read, decimal", [
-    ("1,644", "1644", "1.644", "1,644"), ("12,345", "12345", "12.345", "12,345"), ("1.5", "15", "15", "1,5"),
-    ("-1,644", "-1644", "-1.644", "-1,644"), ("1,644 lượt", "1644", "1.644", "1,644")])
+    ("1,644", "1644", "1.644", "1,644"), ("12,345", "12345", "12.345", "12,345"),
+    ("-1,644", "-1644", "-1.644", "-1,644"), ("1,644 lượt", "1644 lượt", "1.644 lượt", "1,644 lượt")])
 def test_an_ambiguous_figure_is_told_with_both_its_readings(text, whole, whole_read, decimal):
     from batn.findings import figure_findings
     from batn.numbers import readings
 
     assert parse_figure(text).problem == "ambiguous-number"
-    assert readings(parse_figure(text).raw) == {"whole": whole, "whole_read": whole_read, "decimal": decimal}
+    got = readings(parse_figure(text).raw)
+    assert (got["whole"], got["whole_read"], got["decimal"]) == (whole, whole_read, decimal)
     (f,) = figure_findings(parse_figure(text), label="Đơn vị máu", cell="Số liệu!D51")
     assert f.message == (f"“Đơn vị máu”: “{text}” không rõ là {whole_read} (số nguyên) hay {decimal} (số thập phân); "
                          f"hãy gõ lại bằng số, ví dụ {whole} nếu là số nguyên")
     assert f.cell == "Số liệu!D51" and f.severity.value == "lỗi"
+
+
+@pytest.mark.parametrize("text, decimal", [("1.5", "1,5"), ("12.25", "12,25"), ("1.5 triệu", "1,5 triệu")])
+def test_a_dot_decimal_is_told_as_the_decimal_it_is_never_as_fifteen(text, decimal):
+    """"1.5" is an English decimal, never fifteen; a word after it ("triệu") stays with the figure."""
+    from batn.findings import figure_findings
+
+    (f,) = figure_findings(parse_figure(text), label="Kinh phí")
+    assert f.kind == "ambiguous-number" and f.message.endswith(f"nếu là số thập phân, hãy gõ {decimal}")
+    assert "15 " not in f.message and "(số nguyên)" not in f.message

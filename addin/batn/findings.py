@@ -17,11 +17,13 @@ def _kinds() -> dict[str, dict]:
 
 
 def finding(kind: str, *, severity: Severity | None = None, file: str = "", unit: str = "",
-            indicator: str = "", cell: str = "", **fields: object) -> Finding:
+            indicator: str = "", cell: str = "", variant: str = "", **fields: object) -> Finding:
+    """A finding of `kind`, its message from messages.yaml (`message_<variant>` when the kind has one)."""
     spec = _kinds()[kind]
+    template = spec.get(f"message_{variant}", spec["message"]) if variant else spec["message"]
     # NFC: text typed on a Mac or a phone arrives decomposed (NFD); every output shows it composed
-    message = unicodedata.normalize("NFC", spec["message"].format(unit=unit, file=file, cell=cell,
-                                                                  indicator=indicator, **fields))
+    message = unicodedata.normalize("NFC", template.format(unit=unit, file=file, cell=cell,
+                                                           indicator=indicator, **fields))
     return Finding(kind, severity or Severity(spec["severity"]), message,
                    file=file, unit=unit, indicator=indicator, cell=cell)
 
@@ -46,7 +48,8 @@ def figure_findings(parsed, *, label: str, **where) -> list[Finding]:
 
     if parsed.problem:
         extra = readings(parsed.raw) if parsed.problem == "ambiguous-number" else {}
-        return [finding(parsed.problem, label=label, value=parsed.raw, **extra, **where)]
+        variant = "decimal" if extra.get("mark") == "." else ""      # "1.5": a decimal, never fifteen
+        return [finding(parsed.problem, label=label, value=parsed.raw, variant=variant, **extra, **where)]
     if parsed.raw and isinstance(parsed.value, int) and parsed.value >= 0:
         return [finding("number-as-text", label=label, value=parsed.raw, number=so(parsed.value), **where)]
     return []

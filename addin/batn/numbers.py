@@ -121,18 +121,22 @@ def _number(num: str, text: str) -> Parsed:
     return Parsed(None, "not-a-number", text)
 
 
-_FIGURE_IN_TEXT = re.compile(r"([+-]?)(\d+)[.,](\d+)")
+_FIGURE_IN_TEXT = re.compile(r"([+-]?)(\d+)([.,])(\d+)")
 
 
 def readings(text: str) -> dict[str, str]:
-    """The two meanings of an ambiguous figure ("1,644", "1.5"), for its message: as a whole number
-    (whole: "1644", whole_read: "1.644") and as a decimal written the Vietnamese way ("1,644", "1,5")."""
+    """The meanings of an ambiguous figure, for its message: "1,644" as a whole number (whole: "1644",
+    whole_read: "1.644") or a decimal written the Vietnamese way (decimal: "1,644"); "1.5" (mark ".")
+    only as that decimal ("1,5"). The unit word after it stays ("1,644 lượt")."""
     m = _FIGURE_IN_TEXT.search(text)
     if m is None:
-        return {"whole": text, "whole_read": text, "decimal": text}
-    sign, head, tail = m.group(1) if m.group(1) == "-" else "", m.group(2), m.group(3)
+        return {"whole": text, "whole_read": text, "decimal": text, "mark": ""}
+    sign, head, mark, tail = m.group(1) if m.group(1) == "-" else "", m.group(2), m.group(3), m.group(4)
+    words = text[m.end():].strip()          # "triệu", "lượt": kept, so "1.5 triệu" is never retyped as 15
+    after = f" {words}" if words else ""
     whole = int(sign + head + tail)
-    return {"whole": str(whole), "whole_read": readable(whole), "decimal": f"{sign}{head},{tail}"}
+    return {"whole": f"{whole}{after}", "whole_read": f"{readable(whole)}{after}",
+            "decimal": f"{sign}{head},{tail}{after}", "mark": mark}
 
 
 def readable(v: object) -> str:
