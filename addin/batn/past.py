@@ -65,7 +65,7 @@ TABLE_COLUMNS = {
 }
 
 
-TABLE_HEADINGS = ("Mã đơn vị", "Kỳ", "Chỉ tiêu", "Số liệu")      # as docs/lich-su.md shows them to a clerk
+TABLE_HEADINGS = ("Mã đơn vị", "Kỳ", "Chỉ tiêu", "Số liệu")      # as docs/lich-su-va-sap-nhap.md shows them
 
 
 def _key(text: object) -> str:
