@@ -397,6 +397,13 @@ def test_config_refuses_other_sources_and_unknown_keys(tmp_path, golden, capsys)
     with pytest.raises(ConfigError, match="'perod' không có"):
         load_config(cfg)
     assert run_command(ws / "khong_co.toml") == 2
+    # the report's date as --date takes it; a day that does not exist is said so
+    base = 'period = "2025"\ncatalogue = "3tn-2024"\nunits = "don_vi.csv"\n[[sources]]\ntype = "folder"\npath = "hop_thu_2025"\n'
+    cfg.write_text(base + '[report]\ndate = "22/12/2025"\n', encoding="utf-8")
+    assert load_config(cfg).report_date == "22/12/2025"
+    cfg.write_text(base + '[report]\ndate = "30/02/2025"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="Không có ngày 30/02/2025"):
+        load_config(cfg)
 
 
 def test_example_config_runs_against_the_demo_layout(tmp_path, golden):

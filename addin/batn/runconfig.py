@@ -59,7 +59,7 @@ class RunConfig:
     period_settings: Mapping[str, Any] | None = None
     report_settings: Path | None = None
     report_number: str | None = None
-    report_date: str = "as_of"            # "as_of", "today" or YYYY-MM-DD
+    report_date: str = "as_of"            # "as_of", "today" or a date (vn.doc_ngay: 25/06/2026, 2026-06-25)
     history: HistorySettings = HistorySettings()
     reminders: ReminderSettings = ReminderSettings()
     approved_only: bool = False           # [review] approved_only: only approved reports are consolidated
@@ -227,11 +227,13 @@ def load_config(path: str | Path) -> RunConfig:
     rep = data.get("report", {})
     report_date = str(rep.get("date", "as_of")).strip()
     if report_date not in ("as_of", "today"):
+        from .vn import doc_ngay
+
         try:
-            datetime.strptime(report_date, "%Y-%m-%d")
-        except ValueError:
+            doc_ngay(report_date)           # 25/06/2026 or 2026-06-25, as --date takes it
+        except ValueError as e:
             raise ConfigError(f"{where}: [report] date = \"{report_date}\" phải là \"as_of\", \"today\" "
-                              "hoặc ngày dạng YYYY-MM-DD") from None
+                              f"hoặc một ngày, ví dụ 25/06/2026 ({e})") from None
 
     try:
         h = dict(data.get("history", {}))

@@ -454,7 +454,9 @@ def _report_date(cfg: RunConfig, as_of: datetime, now: datetime) -> date:
         return now.date()
     if cfg.report_date == "as_of":
         return as_of.date()
-    return datetime.strptime(cfg.report_date, "%Y-%m-%d").date()
+    from .vn import doc_ngay
+
+    return doc_ngay(cfg.report_date)        # checked when the configuration was read
 
 
 def _build_outputs(cfg: RunConfig, cons: Consolidation, tree: UnitTree, settings: dict, ledger: Ledger,
