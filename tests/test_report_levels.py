@@ -221,6 +221,10 @@ def test_a_misspelt_settings_name_is_refused_with_the_right_one(tmp_path):
         load_settings(bad)
     assert "khóa “plcae” ở mục [document] (có phải “place”?)" in str(e.value)
     assert "mục [wordng] (có phải [wording]?)" in str(e.value)
+    level = tmp_path / "cap.toml"
+    level.write_text('[levels."Tỉnh Đoàn"]\nsign_tittle = "BÍ THƯ"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="khóa “sign_tittle” ở mục \\[levels.\"Tỉnh Đoàn\"\\] \\(có phải “sign_title”\\?\\)"):
+        load_settings(level)
     good = tmp_path / "dung.toml"
     good.write_text('[document]\nplace = "An Giang"\nghi_chu_rieng = "x"\n\n[levels."Đoàn Khối Doanh nghiệp"]\n'
                     'issuer = "BCH {{ unit.name }}"\n\n[subjects]\n"Đặc khu" = "toàn đặc khu"\n', encoding="utf-8")

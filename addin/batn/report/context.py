@@ -103,6 +103,14 @@ def _misspelt(base: dict, over: dict) -> list[str]:
             if close:
                 out.append(f"mục [{section}] (có phải [{close[0]}]?)")
             continue
+        if section == "levels" and isinstance(values, dict):       # level names are the province's; their keys are not
+            known = {k for entry in base["levels"].values() if isinstance(entry, dict) for k in entry}
+            for level, entry in values.items():
+                for key in entry if isinstance(entry, dict) else ():
+                    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75) if key not in known else []
+                    if close:
+                        out.append(f"khóa “{key}” ở mục [levels.\"{level}\"] (có phải “{close[0]}”?)")
+            continue
         if section in _OWN_KEYS or not isinstance(values, dict) or not isinstance(base[section], dict):
             continue
         for key in values:
