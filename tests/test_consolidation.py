@@ -187,6 +187,8 @@ def test_a_consolidated_workbook_saved_into_its_own_inbox_is_not_read_as_a_repor
     for code in ("A1", "B1"):
         send(code)
     first = consolidate_inbox(inbox, tree, cat, period)
+    with pytest.raises(ValueError, match="phải có đuôi .xlsx"):  # every door: an Excel file named .docx is no file
+        write_consolidated(first, inbox.parent / "TongHop_T.docx")
     write_consolidated(first, inbox / "TongHop_T.xlsx")          # saved where the reports are
     again = consolidate_inbox(inbox, tree, cat, period)
     assert again.totals == first.totals and len(again.sent) == len(first.sent) == 2

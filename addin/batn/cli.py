@@ -16,6 +16,7 @@ from .checks import Expectation
 from .cliutil import (HAS_ERRORS, OK, clear_errors, consolidation_dict, fail, finding_dict, load_inputs, out,
                       parse_date, progress_bar, show_consolidation, terminal)
 from .model import Severity
+from .safeio import consolidated_name_problem
 from .textsafe import json_ready, shown
 
 app = cliutil.VietnameseTyper(help="batn: biểu mẫu, kiểm tra, tổng hợp và báo cáo phong trào “3 trách nhiệm”.",
@@ -128,7 +129,7 @@ def consolidate(
         if not inbox.is_dir():
             fail(f"{shown(inbox)} là một tệp; cần thư mục chứa các báo cáo" if inbox.is_file()
                  else f"Không có thư mục {shown(inbox)}")
-        if out_file.suffix.lower() != ".xlsx":      # said now, not after every file is read
+        if consolidated_name_problem(out_file):      # said now, not after every file is read
             fail(f"Tệp tổng hợp (--out) phải có đuôi .xlsx: {shown(out_file)}")
         if out_file.is_dir():
             fail(f"{shown(out_file)} là thư mục; --out cần tên một tệp .xlsx")

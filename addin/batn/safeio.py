@@ -121,3 +121,11 @@ def os_error_text(e: OSError) -> str:
     """An OSError as a clerk reads it: the path and what went wrong."""
     what = os_words(e)
     return f"{e.filename}: {what}" if e.filename is not None else what
+
+
+def consolidated_name_problem(path: str | Path) -> str | None:
+    """Why `path` cannot take a consolidated workbook (it must be named .xlsx: Excel opens a file by its
+    name), or None. Checked by the command line before any file is read and by the writer itself."""
+    if Path(path).suffix.lower() != ".xlsx":
+        return f"Tệp tổng hợp phải có đuôi .xlsx: {path}"
+    return None

@@ -25,7 +25,7 @@ from ..letterhead import letterhead
 from ..model import Unit
 from ..previous import PreviousPeriod
 from ..rollup import Consolidation
-from ..safeio import atomic_path
+from ..safeio import atomic_path, consolidated_name_problem
 from ..review import REVIEW_NAMES, review_counts
 from ..tables import (FINDINGS_HEADER, FINDINGS_WIDTHS, STATUS_HEADER, STATUS_WIDTHS, consolidation_findings_rows, sent_line,
                       status_body, summary_body, summary_header, total_row)
@@ -267,6 +267,9 @@ def save_consolidated(cons: Consolidation, out: BinaryIO, paper: Paper | None = 
 def write_consolidated(cons: Consolidation, path: str | Path, paper: Paper | None = None) -> Path:
     """Write the consolidated workbook to `path`, which is replaced only once it is complete."""
     path = Path(path)
+    problem = consolidated_name_problem(path)
+    if problem:
+        raise ValueError(problem)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         save_consolidated(cons, f, paper)
     return path
