@@ -143,7 +143,11 @@ def doc_ngay(text: str) -> date:
     try:
         return date(y, mo, d)
     except ValueError:
-        raise ValueError(f"Không có ngày {d:02d}/{mo:02d}/{y} (“{t}”)") from None
+        import calendar
+
+        why = (f"tháng {mo:02d}/{y} chỉ có {calendar.monthrange(y, mo)[1]} ngày" if 1 <= mo <= 12 and 1 <= y <= 9999
+               else "một năm chỉ có 12 tháng" if not 1 <= mo <= 12 else "năm không hợp lệ")
+        raise ValueError(f"Không có ngày {d:02d}/{mo:02d}/{y:04d} ({why})") from None
 
 
 def dia_diem_ngay(place: str, d: date) -> str:
