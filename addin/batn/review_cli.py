@@ -79,26 +79,15 @@ def _decided(ctx: _Context, *args, **kw) -> tuple[list[tuple[str, str]], list[st
     from .ledger import LedgerError
 
     units, *rest = args
-    unknown = _not_in_units_file(ctx, units)
+    from .units import unknown_codes
+
+    unknown = unknown_codes(ctx.units, units) if ctx.units is not None and units else []
     try:
         done, problems = decide(ctx, [u for u in units if u not in unknown], *rest, **kw)
     except (LedgerError, OSError) as e:
         err.print(f"[bold red]Lỗi:[/] {_t(e)}")
         raise typer.Exit(CANNOT_RUN) from None
     return done, [f"{u}: mã đơn vị không có trong danh sách đơn vị {_path(ctx.units)}" for u in unknown] + problems
-
-
-def _not_in_units_file(ctx: _Context, units: list[str]) -> list[str]:
-    """The codes the run's units file does not know (a typo), current or former; [] without one."""
-    if ctx.units is None or not units:
-        return []
-    from .units import UnitsFileError, load_units
-
-    try:
-        tree = load_units(ctx.units)
-    except (UnitsFileError, OSError):
-        return []                        # the decision itself says what it can
-    return [u for u in units if u not in tree and u not in tree.former]
 
 
 def tra_lai(units: list[str] = typer.Argument(..., metavar="MÃ_ĐƠN_VỊ", help="Mã các đơn vị trả lại báo cáo"),

@@ -131,17 +131,6 @@ def ledger_of(config: Optional[Path], ledger: Optional[Path]):
     return cfg.ledger, cfg.archive, cfg
 
 
-def _known_unit(units_file, code: str) -> bool:
-    """True when the units file knows `code` (current or former), or cannot be read (then nothing is said)."""
-    from .units import UnitsFileError, load_units
-
-    try:
-        tree = load_units(units_file)
-    except (UnitsFileError, OSError):
-        return True
-    return code in tree or code in tree.former
-
-
 def history_command(unit: str, *, config: Optional[Path] = None, ledger: Optional[Path] = None,
                     period: Optional[str] = None, as_json: bool = False) -> int:
     """List a unit's submissions and the figures it changed, from the ledger named by
@@ -185,7 +174,9 @@ def history_command(unit: str, *, config: Optional[Path] = None, ledger: Optiona
             ensure_ascii=False, indent=2))
         return OK
     if not subs:
-        if cfg is not None and not _known_unit(cfg.units, unit):
+        from .units import unknown_codes
+
+        if cfg is not None and unknown_codes(cfg.units, [unit]):
             err.print(f"[bold red]Lỗi:[/] mã đơn vị {_t(unit)} không có trong danh sách đơn vị {_path(cfg.units)}")
             return CANNOT_RUN
         out.print(f"Sổ theo dõi chưa có báo cáo nào của đơn vị {_t(unit)}" + (f" kỳ {period}" if period else ""))

@@ -276,6 +276,16 @@ def load_units(path: str | PathLike) -> UnitTree:
         raise
 
 
+def unknown_codes(units_file: str | PathLike, codes: Iterable[str]) -> list[str]:
+    """The codes a units file does not know, current or former (a typo in a command); [] when the
+    file cannot be read (whatever reads it next says why)."""
+    try:
+        tree = load_units(units_file)
+    except (UnitsFileError, OSError):
+        return []
+    return [c for c in codes if c not in tree and c not in tree.former]
+
+
 def _load_units(path: Path) -> UnitTree:
     suffix = path.suffix.lower()
     if suffix == ".csv":
