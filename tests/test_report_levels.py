@@ -253,12 +253,16 @@ def test_a_report_of_a_units_own_figures_speaks_of_that_unit(tmp_path):
 
     cat = load_catalogue("3tn-2024")
     own = write_template(tmp_path / "rieng.xlsx", cat, BASE, load_period("2026-H1"),
-                         values=sample_values(cat, random.Random(3), 12))
+                         values=sample_values(cat, random.Random(3), 12),
+                         narratives={"mo_hinh": [("Tủ sách pháp luật điện tử", BASE.name, "Cập nhật văn bản mới")],
+                                     "kho_khan": [("Kinh phí hoạt động còn hạn chế",)]})
     out = tmp_path / "bc.txt"
     r = CliRunner().invoke(app, ["report", str(own), "--out", str(out), "--date", "2026-06-25"])
     assert r.exit_code == 0, r.output
     text = " ".join(out.read_text(encoding="utf-8").split())
     assert f"{BASE.name} có " in text and "Các chi đoàn có" not in text
+    assert "mô hình “Tủ sách pháp luật điện tử”: cập nhật văn bản mới" in text and "kinh phí hoạt động còn hạn chế" in text
+    assert f"({BASE.name})" not in text              # its models are its own: not followed by its name
 
 
 def test_settings_saved_by_notepad_with_a_bom_are_read(tmp_path):

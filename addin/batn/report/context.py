@@ -277,7 +277,8 @@ def build_report(inp: ReportInput, settings: Mapping | None = None, *, number: s
         b.para(ph.render(sv.get("however", "{{ items|join('; ') }}."), items=clauses, **ctx))
     hard = nar.by_text(inp.narratives.get("kho_khan", []))[:limit]
     if hard:
-        items = [ph.render(w["difficulty_item"], capital=False, text=g.text, units=g.units, **ctx) for g in hard]
+        items = [ph.render(w["difficulty_item"], capital=False, text=g.text, units=[] if inp.own_figures else g.units,
+                           **ctx) for g in hard]
         b.para(ph.render(w["difficulties"], items=items, **ctx))
 
     # IV. Phương hướng, nhiệm vụ; V. Đề xuất, kiến nghị
@@ -327,8 +328,8 @@ def _models(b: _Body, ph: Phrases, inp: ReportInput, s: Mapping, ctx: dict, limi
     if not groups:
         return
     w = s.get("wording", {})
-    items = [ph.render(w["model_item"], capital=False, name=g.text, units=g.units, results=g.results, **ctx)
-             for g in groups[:limit]]
+    items = [ph.render(w["model_item"], capital=False, name=g.text, units=[] if inp.own_figures else g.units,
+                       results=g.results, **ctx) for g in groups[:limit]]    # one unit's own: it is the subject
     b.h2(s.get("headings", {}).get("models", "Mô hình, công trình, cách làm hay tiêu biểu"))
     b.para(ph.render(w["models_lead"], count=len(groups), items=items, more=max(len(groups) - limit, 0), **ctx))
 
