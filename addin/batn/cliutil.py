@@ -8,7 +8,7 @@ import importlib.util
 import re
 import sys
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Iterator, Optional
 

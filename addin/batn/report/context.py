@@ -104,7 +104,10 @@ def _misspelt(base: dict, over: dict) -> list[str]:
                 out.append(f"mục [{section}] (có phải [{close[0]}]?)")
             continue
         if section == "levels" and isinstance(values, dict):       # level names are the province's; their keys are not
+            from ..letterhead import DOCUMENT_KEYS     # a level may set any of them ("signer" for one level)
+
             known = {k for entry in base["levels"].values() if isinstance(entry, dict) for k in entry}
+            known.update(DOCUMENT_KEYS)
             for level, entry in values.items():
                 for key in entry if isinstance(entry, dict) else ():
                     close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75) if key not in known else []
