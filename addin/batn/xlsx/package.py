@@ -39,6 +39,10 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 SPREADSHEET_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods", ".xlsb", ".xltx", ".xltm", ".csv")
 
 
+def is_spreadsheet_name(name: str) -> bool:
+    return name.lower().endswith(SPREADSHEET_EXTENSIONS)
+
+
 def _n(x: int) -> str:
     """Vietnamese thousands separator for the messages."""
     return f"{x:,}".replace(",", ".")
@@ -83,7 +87,7 @@ def sniff(path: Path, data: bytes | None = None) -> str:
         return "ole"
     if head.startswith(b"PK"):
         return "zip"
-    named = path.name.lower().endswith(SPREADSHEET_EXTENSIONS)
+    named = is_spreadsheet_name(path.name)
     for magic, what in _OTHER_FILES:
         if head.startswith(magic) or (magic == b"ftyp" and head[4:8] == magic):
             # named like a workbook: a broken report, told what to send; otherwise only what it is
@@ -301,7 +305,7 @@ def open_package(path: Path, data: bytes | None = None) -> Package:
             if "xl/workbook.xml" not in members:
                 other = ("Word (.docx)" if "word/document.xml" in members else
                          "PowerPoint (.pptx)" if "ppt/presentation.xml" in members else "")
-                if other and not path.name.lower().endswith(SPREADSHEET_EXTENSIONS):
+                if other and not is_spreadsheet_name(path.name):
                     raise Unreadable(f"tệp {other}")
                 if other:
                     raise Unreadable(f"tệp {other} bị đổi đuôi thành bảng tính, không chứa sổ tính Excel; "

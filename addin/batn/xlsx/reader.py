@@ -27,8 +27,8 @@ from ..findings import figure_findings, finding, in_words
 from ..model import FILE_TIME, SAVED_IN_FILE, Catalogue, Severity, Submission
 from ..numbers import parse_figure, readable
 from ..safeio import FileTooLarge, NotARegularFile, kind_of, read_regular
-from .package import (MAX_FILE_BYTES, SPREADSHEET_EXTENSIONS, CellFacts, Package, Unreadable, cell_facts,
-                      formula_risk, is_untouched_annotation, open_package)
+from .package import (MAX_FILE_BYTES, CellFacts, Package, Unreadable, cell_facts, formula_risk,
+                      is_spreadsheet_name, is_untouched_annotation, open_package)
 from .sheetxml import NotPlain, SharedStrings, date_styles, read_sheet
 from .sheetxml import col_index as _col_index, col_letter as _col_letter
 
@@ -293,10 +293,6 @@ def read_submission(path: str | Path, catalogue: Catalogue | None = None, *, dat
 
 KIND_WORDS = {"xlsx": "sổ tính Excel (.xlsx)", "xls": "sổ tính Excel cũ (.xls)", "ods": "sổ tính LibreOffice (.ods)"}
 ANNOTATED_COPY = "đây là bản tô màu do batn ghi khi kiểm tra (bản sao của một báo cáo), không phải báo cáo gửi lên"
-
-
-def is_spreadsheet_name(name: str) -> bool:
-    return name.lower().endswith(SPREADSHEET_EXTENSIONS)
 
 
 NOT_A_WORKBOOK = "không phải sổ tính"
