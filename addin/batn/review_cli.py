@@ -73,11 +73,10 @@ def decide(ctx: _Context, units: list[str], action: str, reason: str = "", who: 
         return led.decide(ctx.period, units, action, reason, who, all_clean=all_clean)
 
 
-def _decided(ctx: _Context, *args, **kw) -> tuple[list[tuple[str, str]], list[str]]:
-    """`decide` for the command line: a ledger that cannot be used is one line and exit 2."""
+def _decided(ctx: _Context, units: list[str], *rest, **kw) -> tuple[list[tuple[str, str]], list[str]]:
+    """`decide` for the command line: a code the units file does not know is named (a typo), and a
+    ledger that cannot be used is one line and exit 2."""
     from .ledger import LedgerError
-
-    units, *rest = args
     from .units import unknown_codes
 
     unknown = unknown_codes(ctx.units, units) if ctx.units is not None and units else []
